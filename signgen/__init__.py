@@ -1,0 +1,8 @@
+"""signgen: a signer's picture plus a motion becomes a video of that signer signing (FPDM)."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("signgen")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0+local"

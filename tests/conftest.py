@@ -1,0 +1,44 @@
+"""Shared fixtures: real data that ships with the dependencies, and a CLI runner."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Keep the suite light on the 2-core CI machine.
+os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture(scope="session")
+def fingerspelling_dir() -> Path:
+    """The real fingerspelling lexicon (MediaPipe Holistic .pose tracks) shipped by spoken-to-signed."""
+    import spoken_to_signed
+
+    return Path(spoken_to_signed.__file__).parent / "assets" / "fingerspelling_lexicon"
+
+
+@pytest.fixture(scope="session")
+def real_pose_file(fingerspelling_dir: Path) -> Path:
+    """One real .pose file: the German (gsg) fingerspelled letter A."""
+    import csv
+
+    with open(fingerspelling_dir / "index.csv", newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if row["signed_language"] == "gsg" and row["glosses"] == "A":
+                return fingerspelling_dir / row["path"]
+    raise AssertionError("fingerspelling lexicon has no gsg A")
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the CLI in-process: returns (exit code, stdout, stderr)."""
+    from signgen.cli import main
+
+    def run(*args: str):
+        code = main([str(a) for a in args])
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
