@@ -1,0 +1,211 @@
+"""Writing and reading videos: frames stream through ffmpeg, never held in memory together.
+
+Writing goes through imageio-ffmpeg's `write_frames` (the ffmpeg binary it ships), into a
+temporary file beside the target that is renamed over it only once ffmpeg has finished, so
+a crash, an error or Ctrl-C never leaves a half-written video. Reading uses decord (GIFs,
+which decord does not open, use imageio).
+
+Formats: `.mp4` (H.264 / libx264, yuv420p; an odd width or height gets one black
+column or row at the right or bottom, since 4:2:0 needs even sizes), `.webm`
+(VP9 / libvpx-vp9, yuv420p, same padding) and `.gif` (ffmpeg's own GIF encoder with a
+palette computed over the whole clip by `palettegen`/`paletteuse`; GIF stores frame delays in
+1/100 s, so rates like 30 fps are rounded by players).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+FORMATS = (".mp4", ".webm", ".gif")
+_EVEN_PAD = "pad=ceil(iw/2)*2:ceil(ih/2)*2"
+
+
+class _Abort(BaseException):
+    """Thrown into imageio-ffmpeg's writer to make it kill ffmpeg instead of waiting for it."""
+
+
+def _ffmpeg_args(ext: str, quality: float | None) -> dict:
+    """Codec options per format. `quality` 1..10 (10 best) maps to the codec's CRF."""
+    if quality is not None and not 1 <= quality <= 10:
+        raise InputError(f"quality must be between 1 and 10, got {quality}")
+    if ext == ".mp4":
+        crf = 18 if quality is None else int(round((1 - quality / 10) * 51))
+        return dict(
+            codec="libx264", pix_fmt_out="yuv420p",
+            output_params=["-crf", str(crf), "-vf", _EVEN_PAD, "-movflags", "+faststart"],
+        )
+    if ext == ".webm":
+        crf = 31 if quality is None else int(round((1 - quality / 10) * 63))
+        return dict(
+            codec="libvpx-vp9", pix_fmt_out="yuv420p",
+            output_params=["-crf", str(crf), "-b:v", "0", "-deadline", "good", "-cpu-used", "4",
+                           "-row-mt", "1", "-vf", _EVEN_PAD],
+        )
+    return dict(  # .gif: one palette for the whole clip, no dithering noise on flat areas
+        codec="gif", pix_fmt_out="pal8",
+        output_params=["-filter_complex", "split[a][b];[a]palettegen=stats_mode=full[p];[b][p]paletteuse=dither=bayer",
+                       "-loop", "0"],
+    )
+
+
+def _as_rgb(frame: np.ndarray, index: int, path: Path) -> np.ndarray:
+    """An [H, W, 3] uint8 C-contiguous frame; gray is expanded, floats in [0, 1] are scaled."""
+    a = np.asarray(frame)
+    if a.ndim == 2:
+        a = np.repeat(a[..., None], 3, axis=-1)
+    if a.ndim != 3 or a.shape[-1] not in (3, 4):
+        raise InputError(f"frame {index} has shape {a.shape}; expected [H, W, 3] RGB", path)
+    a = a[..., :3]
+    if a.dtype != np.uint8:
+        if np.issubdtype(a.dtype, np.floating):
+            a = np.clip(np.nan_to_num(a) * 255.0 + 0.5, 0, 255)
+        a = np.clip(a, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(a)
+
+
+def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, *, quality: float | None = None) -> int:
+    """Stream RGB frames ([H, W, 3] uint8, or floats in [0, 1]) into a video file; returns the frame count.
+
+    The format follows the extension (see `FORMATS`). The file appears only when complete:
+    on any error (including KeyboardInterrupt) ffmpeg is stopped, the temporary file is
+    removed and an existing file at `path` is left untouched.
+    """
+    import imageio_ffmpeg
+
+    path = Path(path)
+    ext = path.suffix.lower()
+    if ext not in FORMATS:
+        raise InputError(f"unsupported video format {ext or '(none)'!r}; supported: {', '.join(FORMATS)}", path)
+    if not path.parent.is_dir():
+        raise InputError(f"output folder {str(path.parent)!r} does not exist", path)
+    if not fps > 0:
+        raise InputError(f"fps must be > 0, got {fps}", path)
+    args = _ffmpeg_args(ext, quality)
+
+    it = iter(frames)
+    try:
+        first = next(it)
+    except StopIteration:
+        raise InputError("no frames to write", path) from None
+    first = _as_rgb(first, 0, path)
+    h, w = first.shape[:2]
+
+    # ffmpeg creates the temp file itself (so it gets the usual permissions); the name is
+    # hidden, unique, and keeps the extension that tells ffmpeg the container.
+    tmp = path.parent / f".{path.stem}.{secrets.token_hex(6)}.tmp{ext}"
+    writer = None
+    count = 0
+    try:
+        writer = imageio_ffmpeg.write_frames(
+            str(tmp), (w, h), fps=float(fps), quality=None, macro_block_size=1,
+            ffmpeg_log_level="error", **args,
+        )
+        writer.send(None)
+        frame = first
+        while True:
+            if frame.shape[:2] != (h, w):
+                raise InputError(
+                    f"frame {count} is {frame.shape[1]}x{frame.shape[0]}, the first was {w}x{h}", path
+                )
+            writer.send(frame)
+            count += 1
+            try:
+                frame = _as_rgb(next(it), count, path)
+            except StopIteration:
+                break
+        writer.close()  # waits for ffmpeg to finish the file
+        writer = None
+        if not tmp.is_file() or tmp.stat().st_size == 0:
+            raise RuntimeError(f"{path}: ffmpeg did not write the video (see its messages above)")
+        os.replace(tmp, path)
+    except BaseException:
+        if writer is not None:
+            try:
+                writer.throw(_Abort())  # kills ffmpeg rather than letting it finish the file
+            except (_Abort, Exception):
+                pass
+        tmp.unlink(missing_ok=True)
+        raise
+    return count
+
+
+def _check_readable(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such video file", path)
+    return path
+
+
+def _decord_reader(path: Path):
+    import decord
+
+    try:
+        return decord.VideoReader(str(path), ctx=decord.cpu(0))
+    except Exception as e:  # decord raises its own DECORDError on unreadable input
+        raise InputError(f"not a readable video ({str(e).splitlines()[0][:200]})", path) from None
+
+
+def _gif_fps(path: Path) -> float:
+    import imageio.v3 as iio
+
+    try:
+        duration_ms = iio.immeta(path, index=0).get("duration") or 0
+    except Exception as e:
+        raise InputError(f"not a readable GIF ({e})", path) from None
+    return 1000.0 / duration_ms if duration_ms > 0 else 10.0
+
+
+def _rgb_rows(a: np.ndarray) -> np.ndarray:
+    """Undo decord's row padding: for some small widths (16, 24, ...) it returns the padded
+    row stride as extra "channels" (dmlc/decord#93, #336); the pixels are the first 3 * W bytes."""
+    if a.ndim == 3 and a.shape[-1] != 3:
+        h, w = a.shape[:2]
+        a = np.ascontiguousarray(a.reshape(h, -1)[:, : 3 * w].reshape(h, w, 3))
+    return a
+
+
+def _iter_decord(vr) -> Iterator[np.ndarray]:
+    for i in range(len(vr)):
+        yield _rgb_rows(vr[i].asnumpy())
+
+
+def _iter_gif(path: Path) -> Iterator[np.ndarray]:
+    import imageio.v3 as iio
+
+    try:
+        for frame in iio.imiter(path, mode="RGB"):
+            yield np.ascontiguousarray(frame)
+    except OSError as e:
+        raise InputError(f"not a readable GIF ({e})", path) from None
+
+
+def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float]:
+    """(frames, fps): an iterator of RGB uint8 [H, W, 3] frames, decoded one at a time."""
+    path = _check_readable(path)
+    if path.suffix.lower() == ".gif":
+        fps = _gif_fps(path)
+        return _iter_gif(path), fps
+    vr = _decord_reader(path)
+    return _iter_decord(vr), float(vr.get_avg_fps())
+
+
+def video_info(path: str | Path) -> tuple[int, float, int, int]:
+    """(num_frames, fps, width, height), without decoding the frames (GIFs excepted)."""
+    path = _check_readable(path)
+    if path.suffix.lower() == ".gif":
+        fps = _gif_fps(path)
+        n, h, w = 0, 0, 0
+        for frame in _iter_gif(path):
+            n += 1
+            h, w = frame.shape[:2]
+        return n, fps, w, h
+    vr = _decord_reader(path)
+    h, w = vr[0].shape[:2] if len(vr) else (0, 0)
+    return len(vr), float(vr.get_avg_fps()), int(w), int(h)
