@@ -13,12 +13,13 @@ import typer
 # typer 0.29 vendors click; its exception classes live here.
 from typer._click import exceptions as click_exc
 from rich.console import Console
+from rich.markup import escape
 
 from .. import __version__
 from ..errors import InputError
 from . import pose as pose_cli
 
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # soft_wrap: an error stays one line
 
 app = typer.Typer(
     name="signgen",
@@ -67,10 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print("interrupted")
         code = 130
     except InputError as e:
-        err_console.print(f"[bold red]error:[/] {e}")
+        err_console.print(f"[bold red]error:[/] {escape(str(e))}")  # messages hold [x, y] etc.
         code = 2
     except FileNotFoundError as e:
-        err_console.print(f"[bold red]error:[/] {e.filename}: no such file")
+        err_console.print(f"[bold red]error:[/] {escape(str(e.filename))}: no such file")
         code = 2
     if argv is None:
         sys.exit(code)

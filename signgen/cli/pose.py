@@ -1,7 +1,187 @@
-"""`signgen pose ...`: extract, convert, preview, and build tracks from glosses."""
+"""`signgen pose ...`: extract, convert, preview, and build tracks from glosses.
+
+Thin wrappers: check the output path first (so a typo fails before minutes of work), call
+one library function, print a one-line summary. Heavy modules (mediapipe, the lexicon,
+ffmpeg) are imported inside the command that needs them, so `signgen --help` stays fast.
+"""
 
 from __future__ import annotations
 
-import typer
+from pathlib import Path
+from typing import Optional
 
-app = typer.Typer(help="Keypoint tracks: extract, convert, preview, build from glosses.", no_args_is_help=True)
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from ..errors import InputError
+from ..pose import PoseTrack, get_layout
+from ..pose import io as pose_io
+
+console = Console(highlight=False, soft_wrap=True)
+
+app = typer.Typer(
+    help="Keypoint tracks: extract, convert, preview, build from glosses.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_TRACK_FORMATS = ".pose, .json, .npy, .npz, or a folder of OpenPose *_keypoints.json files"
+
+
+def _layout_name(name: str | None, flag: str) -> str | None:
+    if name is None:
+        return None
+    try:
+        return get_layout(name).name
+    except KeyError as e:
+        raise InputError(f"{flag}: {e.args[0]}") from None
+
+
+def _positive(value: float | None, flag: str) -> None:
+    if value is not None and not value > 0:
+        raise InputError(f"{flag} must be > 0, got {value:g}")
+
+
+def _size(text: str | None) -> tuple[int | None, int | None]:
+    """'210x260' -> (210, 260)."""
+    if text is None:
+        return None, None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--in-size must look like 210x260, got {text!r}") from None
+    return w, h
+
+
+def summary(verb: str, path: Path, track: PoseTrack) -> None:
+    """The one line every command prints: what was written, and its shape."""
+    console.print(Text(
+        f"{verb} {path}: {track.num_frames} frame{'s' if track.num_frames != 1 else ''}, {track.fps:g} fps, "
+        f"{track.layout} ({track.num_keypoints} points), {track.width}x{track.height}"
+    ))
+
+
+def _resample(track: PoseTrack, fps: float | None) -> PoseTrack:
+    if fps is None or fps == track.fps:
+        return track
+    from ..pose.filters import resample
+
+    return resample(track, fps)
+
+
+@app.command("convert")
+def convert(
+    src: Path = typer.Argument(..., metavar="IN", help=f"Input track: {_TRACK_FORMATS}."),
+    out: Path = typer.Option(..., "-o", "--output", help="Output track; the format follows the extension (.pose, .json, .npy, .npz)."),
+    layout: Optional[str] = typer.Option(None, "--layout", help="Convert to this layout (canonical, holistic, coco_wholebody, openpose18, openpose)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Resample to this frame rate (linear interpolation; duration kept)."),
+    in_layout: Optional[str] = typer.Option(None, "--in-layout", help="Layout of the input points, when the file does not say and the point count does not tell."),
+    in_fps: Optional[float] = typer.Option(None, "--in-fps", help="Frame rate of the input (OpenPose folders and .npy do not store one; default 25)."),
+    in_size: Optional[str] = typer.Option(None, "--in-size", help="Frame size of the input as WxH (default: stored, or inferred from the largest coordinate)."),
+) -> None:
+    """Convert a keypoint track between formats, layouts and frame rates.
+
+    Example: signgen pose convert openpose_out/ -o seq.json --layout canonical --in-fps 30 --fps 25
+    """
+    out = pose_io.check_output_path(out)
+    layout = _layout_name(layout, "--layout")
+    _positive(fps, "--fps")
+    width, height = _size(in_size)
+    track = pose_io.read_track(
+        src, layout=_layout_name(in_layout, "--in-layout"), fps=in_fps, width=width, height=height
+    )
+    if layout is not None and layout != track.layout:
+        track = track.to_layout(layout)
+    track = _resample(track, fps)
+    pose_io.write_track(track, out)
+    summary("wrote", out, track)
+
+
+@app.command("extract")
+def extract(
+    src: Path = typer.Argument(..., metavar="IN", help="An image (.png, .jpg, ...) or a video (.mp4, .webm, ...)."),
+    out: Path = typer.Option(..., "-o", "--output", help="Output track (.pose, .json, .npy, .npz)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar for videos."),
+) -> None:
+    """Extract MediaPipe Holistic keypoints (553 points per frame) from an image or a video.
+
+    Example: signgen pose extract signer.mp4 -o signer.pose
+    """
+    out = pose_io.check_output_path(out)
+    from ..pose.extract import extract_file
+
+    track = extract_file(src, progress=progress)
+    pose_io.write_track(track, out)
+    summary("wrote", out, track)
+
+
+@app.command("preview")
+def preview(
+    src: Path = typer.Argument(..., metavar="IN", help=f"Input track: {_TRACK_FORMATS}."),
+    out: Path = typer.Option(..., "-o", "--output", help="Output video (.mp4, .webm or .gif)."),
+    width: Optional[int] = typer.Option(None, "--width", help="Video width (default: the track's frame width)."),
+    height: Optional[int] = typer.Option(None, "--height", help="Video height (default: the track's frame height)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Video frame rate; the track is resampled to it (default: the track's)."),
+) -> None:
+    """Draw a keypoint track as a skeleton video, to check it by eye.
+
+    Example: signgen pose preview seq.json -o preview.mp4 --width 256 --height 256
+    """
+    from ..video import FORMATS, write_video
+
+    out = pose_io.check_output_path(out, FORMATS)
+    _positive(fps, "--fps")
+    for flag, v in (("--width", width), ("--height", height)):
+        if v is not None and not 1 <= v <= pose_io.MAX_SIZE:
+            raise InputError(f"{flag} must be in 1..{pose_io.MAX_SIZE}, got {v}")
+    from ..pose.draw import draw_track
+
+    track = _resample(pose_io.read_track(src), fps)
+    write_video(draw_track(track, width=width, height=height), out, track.fps)
+    shown = track.copy(width=width or track.width, height=height or track.height)
+    summary("wrote", out, shown)
+
+
+def _glosses_to_track():
+    """The lexicon's gloss-to-track function (it may live in lexicon.py or stitch.py)."""
+    from ..pose import lexicon
+
+    fn = getattr(lexicon, "glosses_to_track", None)
+    if fn is None:
+        from ..pose.stitch import glosses_to_track as fn
+    return fn
+
+
+@app.command("from-glosses")
+def from_glosses(
+    glosses: str = typer.Argument(..., help='Glosses separated by spaces ("H A L L O"), or a seq.json gloss sequence.'),
+    out: Path = typer.Option(..., "-o", "--output", help="Output track (.json, .pose, .npy, .npz)."),
+    lexicon: Optional[str] = typer.Option(None, "--lexicon", help='A lexicon folder (spoken-to-signed index.csv layout) or "fingerspelling" (the default).'),
+    language: Optional[str] = typer.Option(None, "--language", help="Signed-language code, e.g. gsg, ase, bfi."),
+    fps: float = typer.Option(25.0, "--fps", help="Frame rate of the track."),
+    fingerspell_unknown: bool = typer.Option(False, "--fingerspell-unknown", help="Spell glosses the lexicon lacks, letter by letter."),
+    width: int = typer.Option(512, "--width", help="Frame width of the track."),
+    height: int = typer.Option(512, "--height", help="Frame height of the track."),
+) -> None:
+    """Build one continuous keypoint track from glosses, by looking them up in a lexicon.
+
+    Example: signgen pose from-glosses "H A L L O" --lexicon fingerspelling --language gsg -o hallo.json
+    """
+    out = pose_io.check_output_path(out)
+    _positive(fps, "--fps")
+    items: list[str] = glosses.split()
+    path = Path(glosses)
+    if path.suffix.lower() == ".json" and len(items) == 1:
+        seq = pose_io.read_sequence(path)
+        if not isinstance(seq, pose_io.GlossSequence):
+            raise InputError("is a keypoint track, not a gloss sequence", path)
+        items = list(seq.glosses)
+        lexicon = lexicon or seq.lexicon
+        language = language or seq.language
+    track = _glosses_to_track()(
+        items, lexicon or "fingerspelling", language, fps=fps,
+        fingerspell_unknown=fingerspell_unknown, width=width, height=height,
+    )
+    pose_io.write_track(track, out)
+    summary("wrote", out, track)
