@@ -208,7 +208,7 @@ def test_json_other_shapes_are_refused(tmp_path):
 
 def test_json_size_limit(tmp_path, monkeypatch):
     path = write_doc(tmp_path / "big.json", track_doc(T=3))
-    monkeypatch.setattr(io, "MAX_FILE_BYTES", 1024)
+    monkeypatch.setattr(io.files, "MAX_FILE_BYTES", 1024)
     assert "JSON files above 0 MB are refused" in error_of(io.read_track, path)
 
 

@@ -1,0 +1,189 @@
+"""`.pose` files (pose-format): MediaPipe Holistic files from other tools, and our own.
+
+Holistic components are placed into the 553-point `holistic` layout by point name, so files
+that keep a subset of the points (spoken-to-signed's `reduce_holistic`: 8 body points, 128
+face-contour points) land on the right keypoints. Our other layouts are written as one
+`SIGNGEN_<LAYOUT>` component and come back as they were.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import InputError
+from .. import skeleton
+from ..layouts import holistic
+from ..track import PoseTrack
+from .files import atomic_write_bytes
+
+# Our non-holistic layouts go into a .pose file as one component named like this.
+_COMPONENT_PREFIX = "SIGNGEN_"
+
+# pose-format's point names (MediaPipe's enum names; the face mesh by vertex number).
+_HAND_NAMES = (
+    "WRIST", "THUMB_CMC", "THUMB_MCP", "THUMB_IP", "THUMB_TIP",
+    "INDEX_FINGER_MCP", "INDEX_FINGER_PIP", "INDEX_FINGER_DIP", "INDEX_FINGER_TIP",
+    "MIDDLE_FINGER_MCP", "MIDDLE_FINGER_PIP", "MIDDLE_FINGER_DIP", "MIDDLE_FINGER_TIP",
+    "RING_FINGER_MCP", "RING_FINGER_PIP", "RING_FINGER_DIP", "RING_FINGER_TIP",
+    "PINKY_MCP", "PINKY_PIP", "PINKY_DIP", "PINKY_TIP",
+)
+_COMPONENT_NAMES = {  # component -> (first index in the holistic layout, its point names in order)
+    "POSE_LANDMARKS": (holistic.POSE_START, tuple(n.upper() for n in holistic.POSE33)),
+    "FACE_LANDMARKS": (holistic.FACE_START, tuple(str(i) for i in range(holistic.FACE_POINTS))),
+    "LEFT_HAND_LANDMARKS": (holistic.LEFT_HAND_START, _HAND_NAMES),
+    "RIGHT_HAND_LANDMARKS": (holistic.RIGHT_HAND_START, _HAND_NAMES),
+}
+_FACE_MESH_ONLY = 468  # a face without the 10 iris points, as older tools write it
+
+
+def _component_targets(name: str, points: list, path: Path) -> list[int]:
+    """Holistic-layout index of each point of one holistic component, matched by point name.
+
+    Names that are not pose-format's (another tool's naming) are placed by position when the
+    component has the standard count, with a warning; otherwise the file is refused."""
+    start, names = _COMPONENT_NAMES[name]
+    index = {n: i for i, n in enumerate(names)}
+    given = [str(p).upper() for p in points]
+    unknown = [str(p) for p, g in zip(points, given) if g not in index]
+    if not unknown:
+        seen: set[str] = set()
+        for p in given:
+            if p in seen:
+                raise InputError(f"component {name} lists point {p} twice", path)
+            seen.add(p)
+        return [start + index[p] for p in given]
+    if len(given) in (len(names), _FACE_MESH_ONLY if name == "FACE_LANDMARKS" else -1):
+        warnings.warn(
+            f"{path}: {name} point names are not MediaPipe's (e.g. {unknown[0]!r}); placed by position",
+            stacklevel=4,
+        )
+        return [start + i for i in range(len(given))]
+    more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+    raise InputError(
+        f"component {name} has points MediaPipe Holistic does not name ({', '.join(unknown[:3])}{more}); "
+        "cannot place them", path,
+    )
+
+
+def _holistic_targets(header, num_points: int, path: Path) -> np.ndarray:
+    """For every point of the file (all components in order): its holistic index, or -1 to drop it."""
+    targets: list[int] = []
+    for comp in header.components:
+        if comp.name in _COMPONENT_NAMES:
+            targets += _component_targets(comp.name, list(comp.points), path)
+        else:  # e.g. POSE_WORLD_LANDMARKS: metric 3D, not image space
+            targets += [-1] * len(comp.points)
+    if len(targets) != num_points:
+        raise InputError(f"the header lists {len(targets)} points but the body holds {num_points}", path)
+    return np.asarray(targets, dtype=np.int64)
+
+
+def _place(values: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """[T, P, ...] file values -> [T, 553, ...] holistic values (zeros where the file has none)."""
+    out = np.zeros((values.shape[0], len(holistic.NAMES), *values.shape[2:]), dtype=np.float32)
+    keep = targets >= 0
+    out[:, targets[keep]] = values[:, keep]
+    return out
+
+
+def read_pose(path: str | Path) -> PoseTrack:
+    """Read a pose-format `.pose` file.
+
+    Holistic files (any of POSE/FACE/LEFT_HAND/RIGHT_HAND_LANDMARKS) become the `holistic`
+    layout, each point placed by its name (points a file leaves out are missing); files we
+    wrote ourselves come back in their own layout. Masked values get confidence 0. When a
+    file holds several people, the first is taken, with a warning. The z coordinate, when
+    present, is kept in `meta["z"]` ([T, K]).
+    """
+    from pose_format import Pose
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise InputError(f"cannot read pose file ({e.strerror})", path) from None
+    try:
+        pose = Pose.read(raw)
+    except Exception as e:  # pose-format raises assorted errors on corrupt input
+        raise InputError(f"not a readable .pose file ({type(e).__name__}: {e})", path) from None
+
+    data = pose.body.data
+    mask = np.ma.getmaskarray(data)
+    arr = np.ma.getdata(data).astype(np.float32)  # [T, P, K, D]
+    conf = np.asarray(pose.body.confidence, dtype=np.float32)  # [T, P, K]
+    if arr.ndim != 4 or arr.shape[0] == 0:
+        raise InputError("the .pose file has no frames", path)
+    if arr.shape[1] > 1:
+        warnings.warn(f"{path}: {arr.shape[1]} people in the file; using the first", stacklevel=2)
+    arr, conf, mask = arr[:, 0], conf[:, 0], mask[:, 0]
+    conf = np.where(mask.any(axis=-1), 0.0, conf).astype(np.float32)
+    conf = np.where(np.isfinite(arr).all(axis=-1), conf, 0.0).astype(np.float32)
+    arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
+
+    names = [c.name for c in pose.header.components]
+    dims = pose.header.dimensions
+    width, height = int(dims.width) or 1, int(dims.height) or 1
+    fps = float(pose.body.fps) if pose.body.fps and pose.body.fps > 0 else 25.0
+    z = arr[..., 2] if arr.shape[-1] > 2 else None
+    if any(n in _COMPONENT_NAMES for n in names):
+        targets = _holistic_targets(pose.header, arr.shape[1], path)
+        xy, c = _place(arr[..., :2], targets), _place(conf, targets)
+        z = None if z is None else _place(z, targets)
+        layout = "holistic"
+    elif len(names) == 1 and names[0].startswith(_COMPONENT_PREFIX):
+        layout = names[0][len(_COMPONENT_PREFIX):].lower()
+        try:
+            skeleton.get_layout(layout)
+        except KeyError:
+            raise InputError(f"unknown signgen layout {layout!r} in the file", path) from None
+        xy, c = arr[..., :2], conf
+    else:
+        raise InputError(
+            f"unsupported .pose components {names}; expected MediaPipe Holistic landmarks", path
+        )
+    meta = {"source": str(path)}
+    if z is not None:
+        meta["z"] = z.astype(np.float32)
+    return PoseTrack(xy=xy, conf=c, fps=fps, width=width, height=height, layout=layout, meta=meta)
+
+
+def write_pose(track: PoseTrack, path: str | Path) -> None:
+    """Write a `.pose` file (atomically). Holistic tracks use pose-format's standard holistic
+    components, so other tools read them; other layouts are one `SIGNGEN_<LAYOUT>` component.
+    `meta` other than z (e.g. gloss segments) has no place in the format and is not stored."""
+    from pose_format import Pose
+    from pose_format.numpy import NumPyPoseBody
+    from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderDimensions
+    from pose_format.utils.holistic import holistic_components
+
+    z = track.meta.get("z")
+    z = np.zeros(track.conf.shape, np.float32) if z is None else np.asarray(z, np.float32)
+    data = np.concatenate([track.xy, z[..., None]], axis=-1)
+    conf = track.conf
+    if track.layout == "holistic":
+        comps = holistic_components("XYZC", additional_face_points=holistic.FACE_POINTS - 468)[:4]
+    else:
+        layout = skeleton.get_layout(track.layout)
+        comps = [
+            PoseHeaderComponent(
+                name=_COMPONENT_PREFIX + layout.name.upper(),
+                points=list(layout.names), limbs=[], colors=[(255, 255, 255)], point_format="XYZC",
+            )
+        ]
+    header = PoseHeader(
+        version=0.2, dimensions=PoseHeaderDimensions(width=track.width, height=track.height, depth=0),
+        components=comps,
+    )
+    mask = np.repeat((conf <= 0)[..., None], 3, axis=-1)
+    body = NumPyPoseBody(
+        fps=track.fps,
+        data=np.ma.masked_array(data[:, None], mask=mask[:, None]),
+        confidence=conf[:, None],
+    )
+    buf = _io.BytesIO()
+    Pose(header, body).write(buf)
+    atomic_write_bytes(path, buf.getvalue())
