@@ -160,3 +160,14 @@ def test_lowpass_removes_high_frequency_and_keeps_low():
     assert np.abs(resid[10:-10]).max() < 1.0  # the 11 Hz wobble is gone, no phase shift
     track = make_track(np.arange(10.0), fps=10.0)
     np.testing.assert_array_equal(lowpass(track, cutoff_hz=6.0).xy, track.xy)  # above Nyquist
+
+
+def test_resample_and_slice_keep_gloss_segments_in_step():
+    from signgen.pose import PoseTrack
+
+    t = PoseTrack(xy=np.zeros((50, 128, 2)), conf=np.ones((50, 128)), fps=25, width=64, height=64,
+                  meta={"segments": [("A", 0, 20), ("B", 20, 50)]})
+    assert resample(t, 50).meta["segments"] == [("A", 0, 40), ("B", 40, 100)]
+    assert resample(t, 12.5).meta["segments"] == [("A", 0, 10), ("B", 10, 25)]
+    assert t.slice(10, 30).meta["segments"] == [("A", 0, 10), ("B", 10, 20)]
+    assert t.slice(25).meta["segments"] == [("B", 0, 25)]

@@ -16,7 +16,7 @@ import numpy as np
 from scipy.signal import butter, filtfilt, savgol_filter
 
 from ..errors import InputError
-from .track import PoseTrack
+from .track import PoseTrack, shift_segments
 
 # Confidence given to a filled point: this factor times the smaller neighbouring confidence,
 # so downstream code can still tell measured points from guessed ones.
@@ -175,6 +175,8 @@ def resample(track: PoseTrack, fps: float) -> PoseTrack:
     z = _z(track)
     if z is not None:
         meta["z"] = np.where(both, (1 - w) * z[i0] + w * z[i1], 0.0).astype(np.float32)
+    if meta.get("segments"):
+        meta["segments"] = shift_segments(meta["segments"], 0, xy.shape[0], scale=fps / track.fps)
     return track.copy(xy=xy, conf=conf, fps=float(fps), meta=meta)
 
 

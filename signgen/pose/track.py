@@ -11,6 +11,18 @@ from . import skeleton
 from .layouts import canonical
 
 
+def shift_segments(segments, offset: float, num_frames: int, scale: float = 1.0) -> list[tuple[str, int, int]]:
+    """Gloss segments `(gloss, start, stop)` mapped to new frame numbers: `round((f + offset) * scale)`,
+    clipped to [0, num_frames); segments left empty are dropped. Slicing and resampling use this."""
+    out = []
+    for gloss, a, b in segments:
+        a2 = min(max(int(round((a + offset) * scale)), 0), num_frames)
+        b2 = min(max(int(round((b + offset) * scale)), 0), num_frames)
+        if b2 > a2:
+            out.append((gloss, a2, b2))
+    return out
+
+
 @dataclass
 class PoseTrack:
     """Keypoints over time, in pixels of a `width` x `height` frame.
@@ -85,10 +97,14 @@ class PoseTrack:
 
     def slice(self, start: int, stop: int | None = None) -> "PoseTrack":
         """Frames [start, stop)."""
+        first, last, _ = slice(start, stop).indices(self.num_frames)
+        last = max(first, last)
         meta = dict(self.meta)
         if meta.get("z") is not None:
-            meta["z"] = np.asarray(meta["z"])[start:stop].copy()
-        return self.copy(xy=self.xy[start:stop].copy(), conf=self.conf[start:stop].copy(), meta=meta)
+            meta["z"] = np.asarray(meta["z"])[first:last].copy()
+        if meta.get("segments"):
+            meta["segments"] = shift_segments(meta["segments"], -first, last - first)
+        return self.copy(xy=self.xy[first:last].copy(), conf=self.conf[first:last].copy(), meta=meta)
 
     def frame(self, t: int) -> "PoseTrack":
         """A one-frame track (the single-image path uses these)."""
