@@ -419,3 +419,17 @@ def test_pose_layout_declaration_must_agree(real_pose_file):
         io.read_track, real_pose_file, layout="canonical"
     )
     assert io.read_track(real_pose_file, fps=50).fps == 50.0
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from signgen.pose.io import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "a.bin", b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.bin").stat().st_mode) == 0o644

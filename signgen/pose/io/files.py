@@ -18,13 +18,22 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 """JSON files above this are refused before parsing: json builds the whole document in memory."""
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write a file so that it is either absent or complete: temp file in the same folder, then rename."""
+    """Write a file so that it is either absent or complete: temp file in the same folder, then rename.
+
+    The file gets the permissions a plain `open(path, "w")` would give (mkstemp's are 0600)."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
