@@ -1,0 +1,168 @@
+"""Named model sizes, one table (like DiT's): pick a size by name, get every nested config.
+
+* `tiny`        CPU-sized: 64x64 images, tiny VAE (factor 4 -> 16x16x4 latents), tiny open_clip
+                ViT (width 128), a ~3.4M-parameter UNet. Trains and samples on a laptop CPU.
+* `phoenix`     FPDM on RWTH-PHOENIX-Weather 2014T: frames resized to 256x256 (as the FPDM
+                release does), CLIP ViT-L/14 encoder (768-d embedding, 1024-d tokens), Stable
+                Diffusion 2.1-base UNet and VAE (32x32x4 latents), 20 DDPM steps, guidance 2.0.
+* `deepfashion` FPDM on DeepFashion In-shop at 256x176 (H x W): same networks as `phoenix`,
+                latents 32x22 (the UNet resizes its skip paths for the odd width; the FPDM
+                release pads to 256x256 instead).
+
+The SD-based sizes are meant to be initialised with `sd_init.init_stage2_from_sd` from a
+local SD 2.x diffusers folder; their encoder weights come from `EncoderConfig.pretrained`.
+Every call returns fresh config objects, so callers may edit them freely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ..errors import InputError
+from . import EncoderConfig, FusionConfig, Stage1Config
+from .stage2 import Stage2Config
+from .vae import VAEConfig
+
+__all__ = ["ModelSize", "get_size", "list_sizes", "SD21_SCHEDULER", "SD21_UNET"]
+
+# Stable Diffusion 2.1-base's scheduler config (scheduler/scheduler_config.json).
+SD21_SCHEDULER: dict = {
+    "_class_name": "DDPMScheduler",
+    "num_train_timesteps": 1000,
+    "beta_start": 0.00085,
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "prediction_type": "epsilon",
+    "clip_sample": False,
+    "set_alpha_to_one": False,
+    "steps_offset": 1,
+}
+
+# Stable Diffusion 2.x UNet architecture (unet/config.json), in Stage2Config's field names.
+SD21_UNET: dict = {
+    "block_out_channels": (320, 640, 1280, 1280),
+    "down_block_types": ("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+    "up_block_types": ("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+    "layers_per_block": 2,
+    "attention_head_dim": (5, 10, 20, 20),
+    "cross_attention_dim": 1024,
+    "norm_num_groups": 32,
+    "use_linear_projection": True,
+    "upcast_attention": False,
+}
+
+# Stable Diffusion's VAE architecture (vae/config.json).
+SD_VAE = dict(block_out_channels=(128, 256, 512, 512), layers_per_block=2, scaling_factor=0.18215)
+
+
+@dataclass
+class ModelSize:
+    """One named size: every config needed to build stage 1, stage 2, the VAE and scheduler."""
+
+    name: str
+    image_size: tuple[int, int]  # (H, W) of the frames the model renders
+    stage1: Stage1Config
+    stage2: Stage2Config
+    vae: VAEConfig
+    scheduler: dict = field(default_factory=lambda: dict(SD21_SCHEDULER))
+    steps: int = 20
+    guidance: float = 2.0
+    sampler: str = "ddpm"
+    description: str = ""
+
+    @property
+    def encoder(self) -> EncoderConfig:
+        return self.stage1.encoder
+
+    @property
+    def fusion(self) -> FusionConfig:
+        return self.stage1.fusion
+
+    def check(self) -> None:
+        """Raise ValueError if the pieces do not fit together (dims, latent size, factors)."""
+        h, w = self.image_size
+        f = self.vae.factor
+        problems = []
+        if self.stage2.pose_factor != f:
+            problems.append(f"pose stack downsamples by {self.stage2.pose_factor}, VAE by {f}")
+        if h % f or w % f or tuple(self.stage2.latent_size) != (h // f, w // f):
+            problems.append(f"latent size {tuple(self.stage2.latent_size)} != image {h}x{w} / {f}")
+        if self.stage2.latent_channels != self.vae.latent_channels:
+            problems.append("latent channels differ between UNet and VAE")
+        if self.stage2.fusion_dim != self.stage1.fusion.embed_dim or self.stage1.fusion.embed_dim != self.encoder.embed_dim:
+            problems.append("fusion embedding width differs between stage 1 and stage 2")
+        if self.stage2.token_dim != self.encoder.token_dim:
+            problems.append("token width differs between encoder and stage 2")
+        if problems:
+            raise ValueError(f"model size {self.name!r}: " + "; ".join(problems))
+
+
+def _tiny() -> ModelSize:
+    """CPU size. UNet (32, 64, 128) channels, 1 layer per block, cross-attention in the two
+    upper levels (~3.2M params, ~5 ms/image forward on one core); tiny VAE (32, 64, 64);
+    pose stack (16, 32, 64) = factor 4 like the VAE; linear DDPM schedule, epsilon target."""
+    enc = EncoderConfig(arch="tiny", image_size=64, embed_dim=128, token_dim=128)
+    return ModelSize(
+        name="tiny",
+        image_size=(64, 64),
+        stage1=Stage1Config(encoder=enc, fusion=FusionConfig(embed_dim=128, hidden_dim=256)),
+        stage2=Stage2Config(latent_size=(16, 16), fusion_dim=128, token_dim=128),
+        vae=VAEConfig(image_size=(64, 64)),
+        # A tiny model trained from scratch: DDPM's plain linear schedule.
+        scheduler={"_class_name": "DDPMScheduler", "num_train_timesteps": 1000,
+                   "beta_schedule": "linear", "prediction_type": "epsilon", "clip_sample": False},
+        description="CPU size: 64x64, tiny VAE (16x16x4 latents), tiny open_clip ViT, ~3.4M-param UNet",
+    )
+
+
+def _sd_size(name: str, image_size: tuple[int, int], token_dropout: float, description: str) -> ModelSize:
+    """The paper's setting: SD 2.1-base UNet/VAE/scheduler, ControlNet pose stack (16, 32, 96,
+    256) = factor 8, token projection 1024 -> 768 -> 1024 (FPDM's hidden 768; its dropout is
+    0.5 for signs, 0.2 for DeepFashion), class MLP 768 -> 1280 -> 1280 (time-embedding width)."""
+    h, w = image_size
+    enc = EncoderConfig(arch="ViT-L-14", image_size=224, embed_dim=768, token_dim=1024)
+    return ModelSize(
+        name=name,
+        image_size=image_size,
+        stage1=Stage1Config(encoder=enc, fusion=FusionConfig(embed_dim=768, hidden_dim=1024)),
+        stage2=Stage2Config(
+            latent_size=(h // 8, w // 8), fusion_dim=768, token_dim=1024,
+            pose_embed_channels=(16, 32, 96, 256),
+            class_hidden_dim=1280, class_dropout=0.1,
+            token_hidden_dim=768, token_dropout=token_dropout,
+            **SD21_UNET,
+        ),
+        vae=VAEConfig(image_size=image_size, **SD_VAE),
+        scheduler=dict(SD21_SCHEDULER),
+        description=description,
+    )
+
+
+_SIZES: dict[str, Callable[[], ModelSize]] = {
+    "tiny": _tiny,
+    "phoenix": lambda: _sd_size(
+        "phoenix", (256, 256), 0.5,
+        "FPDM on PHOENIX-2014-T: 256x256, CLIP ViT-L/14, SD 2.1-base UNet + VAE, 20 DDPM steps, w=2",
+    ),
+    "deepfashion": lambda: _sd_size(
+        "deepfashion", (256, 176), 0.2,
+        "FPDM on DeepFashion: 256x176, CLIP ViT-L/14, SD 2.1-base UNet + VAE, 20 DDPM steps, w=2",
+    ),
+}
+
+
+def list_sizes() -> list[str]:
+    """The registered size names."""
+    return list(_SIZES)
+
+
+def get_size(name: str) -> ModelSize:
+    """A fresh `ModelSize` for a registered name; InputError naming the known ones otherwise."""
+    try:
+        make = _SIZES[name]
+    except KeyError:
+        raise InputError(f"unknown model size {name!r}; known sizes: {', '.join(_SIZES)}") from None
+    size = make()
+    size.check()
+    return size
