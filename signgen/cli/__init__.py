@@ -18,6 +18,7 @@ from rich.markup import escape
 from .. import __version__
 from ..errors import InputError
 from . import pose as pose_cli
+from . import render as render_cli
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # soft_wrap: an error stays one line
 
@@ -30,6 +31,10 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(pose_cli.app, name="pose")
+app.command("synthesize")(render_cli.synthesize)
+app.command("render")(render_cli.render)
+app.command("export")(render_cli.export)
+app.command("eval")(render_cli.evaluate)
 
 
 def _version(value: bool) -> None:

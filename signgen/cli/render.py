@@ -1,0 +1,171 @@
+"""`signgen synthesize | render | export | eval`: thin wrappers around `signgen.api` and
+`signgen.eval.report`. Each checks its output path first, calls one library function and prints
+a one-line summary; bad input is an `InputError` (one line, exit code 2, no output file).
+
+The lead registers them on the root app::
+
+    app.command("synthesize")(render_cli.synthesize)
+    app.command("render")(render_cli.render)
+    app.command("export")(render_cli.export)
+    app.command("eval")(render_cli.evaluate)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from ..errors import InputError
+
+console = Console(highlight=False, soft_wrap=True)
+
+_MODEL = "Model bundle folder (default: the model bundled in signgen/assets/default-model)."
+_DEVICE = "auto (cuda if available, else cpu), cpu, cuda or cuda:N."
+_STEPS = "Denoising steps (default: the model's, 20 for FPDM)."
+_GUIDANCE = "Guidance weight w (default: the model's, 2.0 for FPDM); 1 = no guidance."
+_NOISE = "shared: every frame starts from the same noise (steady appearance); independent; mixed."
+_SMOOTH = "Temporal smoothing of the latents at the noisy steps, 0..1 (0 = off)."
+
+
+def synthesize(
+    source: Path = typer.Option(..., "--source", help="Picture of the person (png, jpg, ...)."),
+    pose: Path = typer.Option(..., "--pose", help="Target pose: a track file (.json, .pose, .npy, .npz, OpenPose folder)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output picture (.png, .jpg, .webp); several samples: out-0.png, out-1.png, ..."),
+    num_samples: int = typer.Option(1, "--num-samples", "-n", help="How many pictures (different noise)."),
+    frame: int = typer.Option(0, "--frame", help="Which frame of the pose track to use."),
+    model: Optional[Path] = typer.Option(None, "--model", help=_MODEL),
+    steps: Optional[int] = typer.Option(None, "--steps", help=_STEPS),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help=_GUIDANCE),
+    seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same pictures."),
+    device: str = typer.Option("auto", "--device", help=_DEVICE),
+    retarget: bool = typer.Option(True, "--retarget/--no-retarget", help="Fit the pose to the person found in the picture (MediaPipe)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """One target pose -> pictures of the source person in that pose (DeepFashion-style path)."""
+    from ..api import sample_paths
+    from ..api import synthesize as run
+
+    pictures = run(source, pose, num_samples=num_samples, output=output, frame=frame, model=model, steps=steps,
+                   guidance=guidance, seed=seed, device=device, retarget=retarget, progress=not quiet)
+    paths = sample_paths(output, num_samples)
+    h, w = pictures[0].shape[:2]
+    names = str(paths[0]) if len(paths) == 1 else f"{paths[0]} .. {paths[-1]}"
+    console.print(Text(f"wrote {names}: {len(pictures)} picture{'s' if len(pictures) > 1 else ''}, {w}x{h}"))
+
+
+def render(
+    source: Path = typer.Option(..., "--source", help="Picture of the signer."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output video: .mp4, .webm or .gif."),
+    poses: Optional[Path] = typer.Option(None, "--poses", help="Motion: a signgen JSON track or gloss sequence, .pose, OpenPose JSON folder, .npy/.npz, or a driving video."),
+    glosses: Optional[str] = typer.Option(None, "--glosses", help='Glosses to sign, e.g. "H A L L O" (instead of --poses).'),
+    lexicon: Optional[str] = typer.Option(None, "--lexicon", help="Lexicon for --glosses: a folder or 'fingerspelling' (default)."),
+    language: Optional[str] = typer.Option(None, "--language", help="Signed-language code of the lexicon entries, e.g. gsg."),
+    model: Optional[Path] = typer.Option(None, "--model", help=_MODEL),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Output frame rate (the motion is resampled; default: the motion's)."),
+    steps: Optional[int] = typer.Option(None, "--steps", help=_STEPS),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help=_GUIDANCE),
+    seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same video on the same device."),
+    device: str = typer.Option("auto", "--device", help=_DEVICE),
+    noise: str = typer.Option("shared", "--noise", help=_NOISE),
+    smoothing: float = typer.Option(0.5, "--smoothing", help=_SMOOTH),
+    retarget: bool = typer.Option(True, "--retarget/--no-retarget", help="Fit the motion to the signer found in the picture (MediaPipe); --no-retarget uses its own coordinates."),
+    side_by_side: bool = typer.Option(False, "--side-by-side", help="Write source | drawn pose | result, 3x as wide."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """A picture of a signer + a motion -> a video of that signer signing."""
+    from ..api import render as run
+    from ..video import video_info
+
+    if poses is None and glosses is None:
+        raise InputError("give the motion: --poses FILE or --glosses \"...\"")
+    if poses is not None and glosses is not None:
+        raise InputError("give either --poses or --glosses, not both")
+    out = run(source, poses, glosses=glosses, lexicon=lexicon, language=language, output=output, model=model,
+              steps=steps, guidance=guidance, seed=seed, device=device, noise=noise, smoothing=smoothing,
+              retarget=retarget, side_by_side=side_by_side, fps=fps, progress=not quiet)
+    n, rate, w, h = video_info(out)
+    console.print(Text(f"wrote {out}: {n} frames, {rate:g} fps, {w}x{h}"))
+
+
+def export(
+    prepared: Optional[Path] = typer.Argument(None, metavar="PREPARED", help="Prepared dataset folder (signgen prep ...)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output folder: pred/, gt/, videos/ (see `signgen eval`)."),
+    split: str = typer.Option("test", "--split", help="Pair list to render: pairs/<split>.jsonl."),
+    jobs: Optional[Path] = typer.Option(None, "--jobs", help='Instead of PREPARED: a JSONL of {"id", "source", "poses"} per clip.'),
+    shard: Optional[str] = typer.Option(None, "--shard", help="i/n: render only shard i of n (default: the process rank under accelerate launch, else all)."),
+    model: Optional[Path] = typer.Option(None, "--model", help=_MODEL),
+    steps: Optional[int] = typer.Option(None, "--steps", help=_STEPS),
+    guidance: Optional[float] = typer.Option(None, "--guidance", help=_GUIDANCE),
+    seed: int = typer.Option(0, "--seed", help="Random seed (the same for every clip)."),
+    device: str = typer.Option("auto", "--device", help=_DEVICE + " Under accelerate launch, auto takes cuda:LOCAL_RANK."),
+    noise: str = typer.Option("shared", "--noise", help=_NOISE),
+    smoothing: float = typer.Option(0.5, "--smoothing", help=_SMOOTH),
+    retarget: bool = typer.Option(True, "--retarget/--no-retarget", help="--jobs only: fit each motion to its source signer."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Render a test protocol for evaluation: one video + per-frame PNGs per clip; resumable, shardable."""
+    from ..api import render_settings
+    from ..render import export as ex
+    from ..render.pipeline import Renderer, resolve_model
+
+    if (prepared is None) == (jobs is None):
+        raise InputError("give either PREPARED or --jobs FILE")
+    the_shard = ex.parse_shard(shard) if shard is not None else ex.shard_from_env()
+    settings = render_settings(steps=steps, guidance=guidance, seed=seed, noise=noise, smoothing=smoothing)
+    if output.exists() and not output.is_dir():
+        raise InputError("output exists and is not a folder", output)
+    if not output.parent.is_dir():
+        raise InputError(f"output's parent folder {str(output.parent)!r} does not exist", output)
+    model_dir, dev = resolve_model(model), _device_for_rank(device)
+    clip_jobs = ex.jobs_from_prepared(prepared, split) if prepared is not None else ex.jobs_from_jsonl(jobs, retarget)
+    renderer = Renderer.load(model_dir, dev)
+    from ..api import progress_bar
+
+    with progress_bar(not quiet) as update:
+        tick = None if update is None else (lambda name, done, total: update("clips", done, total))
+        counts = ex.export(clip_jobs, output, renderer, settings, shard=the_shard, progress=tick)
+    console.print(Text(f"exported to {output}: shard {the_shard[0]}/{the_shard[1]}, {counts['rendered']} clip(s) "
+                       f"rendered ({counts['frames']} frames), {counts['skipped']} already done"))
+
+
+def _device_for_rank(device: str):
+    """pick_device, but "auto" under a multi-GPU launch takes this process's GPU (LOCAL_RANK)."""
+    import os
+
+    import torch
+
+    from ..models.device import pick_device
+
+    picked = pick_device(device)
+    if device == "auto" and picked.type == "cuda" and "LOCAL_RANK" in os.environ:
+        return torch.device("cuda", int(os.environ["LOCAL_RANK"]) % max(1, torch.cuda.device_count()))
+    return picked
+
+
+def evaluate(
+    pred: Path = typer.Argument(..., metavar="PRED", help="Predicted clips: folders of frames or videos (e.g. OUT/pred from export)."),
+    gt: Path = typer.Argument(..., metavar="GT", help="Ground-truth clips, same names (e.g. OUT/gt)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the per-clip and overall scores as JSON."),
+    lpips_weights: Optional[Path] = typer.Option(None, "--lpips-weights", help="Local LPIPS-AlexNet state dict (needs the lpips package)."),
+    fid_weights: Optional[Path] = typer.Option(None, "--fid-weights", help="Local FID Inception weights (needs torchmetrics + torch-fidelity)."),
+) -> None:
+    """SSIM, PSNR (LPIPS, FID with local weights) and temporal scores, each on the whole frame and the changed region."""
+    from ..eval import report as rep
+    from ..pose.io import check_output_path
+
+    if json_out is not None:
+        check_output_path(json_out, (".json",))
+    result = rep.evaluate(pred, gt, lpips_weights=lpips_weights, fid_weights=fid_weights)
+    console.print(rep.table(result))
+    o = result["overall"]
+    if "fid" in o:
+        console.print(Text(f"FID {o['fid']:.2f} / changed region {o['fid_region']:.2f}"))
+    for note in result["notes"]:
+        console.print(Text(f"note: {note}"))
+    if json_out is not None:
+        rep.write_json(result, json_out)
+        console.print(Text(f"wrote {json_out}"))

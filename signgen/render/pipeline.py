@@ -1,0 +1,284 @@
+"""Rendering a clip with a loaded bundle: source encoded once, poses drawn per frame, three-branch
+guidance in one batched UNet call, the windowed video sampler, VAE decoding in chunks.
+
+What happens for one clip, in order:
+
+1. The source picture is fitted to the model frame (`geometry.Fit`) and encoded ONCE: its
+   stage-1 embedding and its patch tokens (stage 2's cross-attention input) are kept for the
+   whole clip.
+2. Each frame's pose is drawn at the model resolution when the sampler first asks for that
+   frame, embedded by the same encoder and fused with the source embedding, a batch of frames at
+   a time; a small cache keeps the frames of the current window only, so memory does not grow
+   with the clip's length.
+3. The denoiser handed to `sample_video` runs `stage2.forward_branches` (unconditional,
+   source + pose, full: ONE UNet call of batch 3N) and combines them with FPDM's guidance.
+4. Finished latents are decoded by the VAE `decode_chunk` frames at a time and mapped back to
+   the picture's size; frames are yielded one by one, for a streaming video writer.
+
+Device and dtype are fixed when the renderer is built; the noise is drawn on the CPU from the
+seed, so the same seed gives the same video on the same device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..pose.draw import draw_pose
+from ..pose.track import PoseTrack
+from .geometry import RESIZE_MODES, Fit
+
+Progress = Callable[[str, int, int], None]
+"""progress(what, done, total), what in {"steps", "frames"}."""
+
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "default-model"
+
+
+@dataclass
+class Settings:
+    """Sampling settings of one render; None means the bundle's default (steps, guidance)."""
+
+    steps: int | None = None
+    guidance: float | None = None
+    seed: int = 0
+    noise: str = "shared"  # shared | independent | mixed (see sampler.FrameNoise)
+    mix: float = 0.5
+    smoothing: float = 0.5  # temporal smoothing strength at the noisiest step; 0 = off
+    window: int = 16  # frames denoised together
+    overlap: int = 4
+    batch_size: int = 8  # frames per UNet call (x3 for the guidance branches)
+    decode_chunk: int = 8  # frames per VAE decode call
+
+    def check(self) -> None:
+        if self.steps is not None and (int(self.steps) != self.steps or self.steps < 1):
+            raise InputError(f"--steps must be a whole number >= 1, got {self.steps}")
+        if self.guidance is not None and not (self.guidance >= 0 and np.isfinite(self.guidance)):
+            raise InputError(f"--guidance must be >= 0, got {self.guidance}")
+        if not 0.0 <= self.smoothing <= 1.0:
+            raise InputError(f"--smoothing must be in [0, 1] (0 = off), got {self.smoothing}")
+        if self.decode_chunk < 1:
+            raise InputError(f"decode chunk must be >= 1, got {self.decode_chunk}")
+
+
+def resolve_model(model: str | Path | None) -> Path:
+    """The bundle folder to use: `model`, or the bundled default (a clear error when absent)."""
+    from ..models.bundle import check_bundle
+
+    if model is None:
+        if not (DEFAULT_MODEL / "bundle.json").is_file():
+            raise InputError("no bundled model is installed yet; pass --model FOLDER "
+                             "(a bundle written by `signgen train` or save_bundle)", DEFAULT_MODEL)
+        model = DEFAULT_MODEL
+    folder = Path(model)
+    check_bundle(folder)  # a bundle, complete, no pickles: fails before any other work
+    return folder
+
+
+def default_dtype(device: torch.device) -> torch.dtype:
+    """float16 on CUDA (half the memory, tensor cores), float32 elsewhere (CPU fp16 is slow)."""
+    return torch.float16 if device.type == "cuda" else torch.float32
+
+
+@dataclass
+class Source:
+    """A clip's source, encoded once: the picture, its fit, and stage 1's outputs for it."""
+
+    image: np.ndarray  # the picture, RGB uint8 [H, W, 3]
+    fit: Fit
+    embedding: torch.Tensor  # [1, D] stage-1 image embedding
+    tokens: torch.Tensor  # [1, N, C] patch tokens for stage 2's cross-attention
+
+
+class _PoseConditions:
+    """Per-frame pose images and fusion embeddings, computed on first use, a batch at a time.
+
+    Keeps at most `capacity` frames (the oldest indices go first): the sampler moves through the
+    clip window by window, so memory is bounded by the window, not by the clip.
+    """
+
+    def __init__(self, renderer: "Renderer", xy: np.ndarray, conf: np.ndarray, source: Source,
+                 capacity: int) -> None:
+        self.renderer, self.xy, self.conf, self.source = renderer, xy, conf, source
+        self.capacity = max(1, int(capacity))
+        self.cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def __call__(self, frame_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        wanted = [int(i) for i in frame_index.tolist()]
+        missing = sorted({i for i in wanted if i not in self.cache})
+        if missing:
+            poses = self.renderer.image_tensor([self.pose_image(i) for i in missing])
+            fused = self.renderer.fuse(self.source.embedding, poses)
+            for j, i in enumerate(missing):
+                self.cache[i] = (poses[j], fused[j])
+            for old in sorted(self.cache)[: max(0, len(self.cache) - self.capacity)]:
+                if old not in wanted:
+                    del self.cache[old]
+        return (torch.stack([self.cache[i][0] for i in wanted]), torch.stack([self.cache[i][1] for i in wanted]))
+
+    def pose_image(self, t: int) -> np.ndarray:
+        fit = self.source.fit
+        return draw_pose(self.xy[t], self.conf[t], fit.model_width, fit.model_height)
+
+
+class Renderer:
+    """A loaded bundle ready to render: one device, one dtype, models in eval mode."""
+
+    def __init__(self, bundle, resize: str | None = None) -> None:
+        self.bundle = bundle
+        self.device, self.dtype = bundle.device, bundle.dtype
+        self.model_height, self.model_width = (int(v) for v in bundle.meta.image_size)
+        resize = resize or bundle.meta.extra.get("resize", "stretch")
+        if resize not in RESIZE_MODES:
+            raise InputError(f"resize mode must be one of {', '.join(RESIZE_MODES)}, got {resize!r}")
+        self.resize = resize
+        c = bundle.stage2.config
+        self.latent_shape = (int(c.latent_channels), *(int(v) for v in c.latent_size))
+
+    @classmethod
+    def load(cls, model: str | Path | None = None, device: str | torch.device = "auto",
+             dtype: torch.dtype | None = None, resize: str | None = None) -> "Renderer":
+        """Load a bundle folder (default: the bundled model) onto the picked device."""
+        from ..models.bundle import load_bundle
+        from ..models.device import pick_device
+
+        folder = resolve_model(model)
+        dev = device if isinstance(device, torch.device) else pick_device(device)
+        return cls(load_bundle(folder, dev, dtype or default_dtype(dev)), resize=resize)
+
+    # ---- conditions ------------------------------------------------------------------------
+
+    def fit(self, width: int, height: int) -> Fit:
+        return Fit(width, height, self.model_width, self.model_height, self.resize)
+
+    def image_tensor(self, images: Iterable[np.ndarray]) -> torch.Tensor:
+        """RGB uint8 images [H, W, 3] -> [B, 3, H, W] in [0, 1] on the device, in the model dtype."""
+        arr = np.stack([np.asarray(i) for i in images])
+        return torch.from_numpy(arr).to(self.device).permute(0, 3, 1, 2).to(self.dtype) / 255.0
+
+    @torch.no_grad()
+    def encode_source(self, image: np.ndarray) -> Source:
+        """Fit and encode the source picture once (embedding + tokens in one encoder pass)."""
+        image = np.ascontiguousarray(image)
+        fit = self.fit(image.shape[1], image.shape[0])
+        emb, tokens = self.bundle.stage1.encoder.embed_and_tokens(self.image_tensor([fit.to_model(image)]))
+        return Source(image=image, fit=fit, embedding=emb.to(self.dtype), tokens=tokens.to(self.dtype))
+
+    @torch.no_grad()
+    def fuse(self, src_embedding: torch.Tensor, pose_images: torch.Tensor) -> torch.Tensor:
+        """Stage 1 for a batch of pose images against one source embedding: [n, D]."""
+        pose_emb = self.bundle.stage1.encoder.embed(pose_images).to(self.dtype)
+        return self.bundle.stage1.fusion(src_embedding.expand(pose_emb.shape[0], -1), pose_emb).to(self.dtype)
+
+    def denoiser(self, source: Source, conditions: _PoseConditions, guidance: float):
+        """The sampler's denoiser: three guidance branches in one stage-2 call, then combined."""
+        from .guidance import GuidedDenoiser
+
+        stage2 = self.bundle.stage2
+
+        @torch.no_grad()
+        def branches(x_t: torch.Tensor, t: torch.Tensor, frame_index: torch.Tensor):
+            poses, fused = conditions(frame_index)
+            out = stage2.forward_branches(x_t.to(self.dtype), t, fused, source.tokens, poses)
+            return tuple(o.float() for o in out)
+
+        return GuidedDenoiser(branches, w=guidance)
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> np.ndarray:
+        """Latents [n, C, h, w] -> RGB uint8 frames [n, H, W, 3] in the model frame."""
+        x = self.bundle.vae.decode(latents.to(self.device, self.dtype), chunk_size=latents.shape[0])
+        return (x.float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+    # ---- rendering -------------------------------------------------------------------------
+
+    def _model_points(self, track: PoseTrack, source: Source) -> tuple[np.ndarray, np.ndarray]:
+        t = track.canonical()
+        if (t.width, t.height) != (source.fit.width, source.fit.height):
+            raise InputError(f"the track is for {t.width}x{t.height} frames, the source picture is "
+                             f"{source.fit.width}x{source.fit.height}; map it first (retarget)")
+        return source.fit.points_to_model(t.xy), t.conf
+
+    def _steps_guidance(self, settings: Settings) -> tuple[int, float]:
+        settings.check()
+        meta = self.bundle.meta
+        return (int(settings.steps if settings.steps is not None else meta.steps),
+                float(settings.guidance if settings.guidance is not None else meta.guidance))
+
+    def render_video(self, image: np.ndarray, track: PoseTrack, settings: Settings | None = None,
+                     progress: Progress | None = None) -> Iterator[np.ndarray]:
+        """Frames (RGB uint8, the picture's size) of `image`'s signer doing `track`, one at a time.
+
+        `track` must be in the picture's pixels (see `signgen.pose.retarget`). Arguments are
+        checked here; the work happens as the frames are pulled.
+        """
+        from .sampler import sample_video
+
+        settings = settings or Settings()
+        steps, guidance = self._steps_guidance(settings)
+        if track.num_frames < 1:
+            raise InputError("the motion has no frames")
+        source = self.encode_source(image)
+        xy, conf = self._model_points(track, source)
+        conditions = _PoseConditions(self, xy, conf, source, capacity=settings.window + settings.overlap)
+        generator = torch.Generator(device="cpu").manual_seed(int(settings.seed))
+        latents = sample_video(
+            self.denoiser(source, conditions, guidance), track.num_frames, self.latent_shape,
+            self.bundle.scheduler, steps=steps, noise=settings.noise, mix=settings.mix,
+            smoothing=settings.smoothing, window=min(settings.window, track.num_frames),
+            overlap=min(settings.overlap, max(0, min(settings.window, track.num_frames) - 1)),
+            batch_size=settings.batch_size, generator=generator,
+            progress=None if progress is None else (lambda d, n: progress("steps", d, n)),
+            dtype=torch.float32, device=self.device,
+        )
+        return self._decoded(latents, source.fit, track.num_frames, settings.decode_chunk, progress)
+
+    def _decoded(self, latents: Iterator[torch.Tensor], fit: Fit, total: int, chunk: int,
+                 progress: Progress | None) -> Iterator[np.ndarray]:
+        done, pending = 0, []
+        for z in latents:
+            pending.append(z)
+            if len(pending) == chunk:
+                for frame in self.decode(torch.stack(pending)):
+                    done += 1
+                    if progress is not None:
+                        progress("frames", done, total)
+                    yield fit.from_model(frame)
+                pending = []
+        if pending:
+            for frame in self.decode(torch.stack(pending)):
+                done += 1
+                if progress is not None:
+                    progress("frames", done, total)
+                yield fit.from_model(frame)
+
+    def synthesize(self, image: np.ndarray, pose: PoseTrack, num_samples: int = 1,
+                   settings: Settings | None = None, progress: Progress | None = None) -> list[np.ndarray]:
+        """`num_samples` independent pictures of `image`'s person in the one-frame `pose`
+        (the DeepFashion single-image path), each the picture's size."""
+        from .sampler import sample_image
+
+        settings = settings or Settings()
+        steps, guidance = self._steps_guidance(settings)
+        if pose.num_frames != 1:
+            raise InputError(f"synthesize needs one pose, got a track of {pose.num_frames} frames")
+        source = self.encode_source(image)
+        xy, conf = self._model_points(pose, source)
+        conditions = _PoseConditions(self, xy, conf, source, capacity=1)
+        generator = torch.Generator(device="cpu").manual_seed(int(settings.seed))
+        latents = sample_image(
+            self.denoiser(source, conditions, guidance), self.latent_shape, self.bundle.scheduler,
+            steps=steps, num_samples=num_samples, batch_size=settings.batch_size, generator=generator,
+            progress=None if progress is None else (lambda d, n: progress("steps", d, n)),
+            dtype=torch.float32, device=self.device,
+        )
+        return list(self._decoded(iter(latents), source.fit, num_samples, settings.decode_chunk, None))
+
+
+def side_by_side(source: np.ndarray, pose: np.ndarray, result: np.ndarray) -> np.ndarray:
+    """source | drawn pose | result, side by side (all the picture's size): width 3x."""
+    return np.ascontiguousarray(np.concatenate([source, pose, result], axis=1))

@@ -1,0 +1,161 @@
+"""The render pipeline's contracts: source encoded once, three branches in one UNet call,
+bounded per-frame state, streaming, and one consistent picture <-> model mapping."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from signgen.pose.track import PoseTrack
+from signgen.render.geometry import Fit
+from signgen.render.pipeline import Renderer, Settings, _PoseConditions
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory) -> Path:
+    from signgen.render.random_bundle import random_bundle
+
+    return random_bundle(tmp_path_factory.getbasetemp() / "tiny-bundle", steps=2)
+
+
+@pytest.fixture(scope="module")
+def renderer(bundle) -> Renderer:
+    return Renderer.load(bundle, "cpu")
+
+
+def _track(n: int, w: int = 48, h: int = 40) -> PoseTrack:
+    rng = np.random.default_rng(n)
+    xy = np.stack([rng.uniform([5, 5], [w - 5, h - 5], (128, 2)) for _ in range(n)]).astype(np.float32)
+    return PoseTrack(xy=xy, conf=np.ones((n, 128), np.float32), fps=25, width=w, height=h)
+
+
+def _picture(w: int = 48, h: int = 40) -> np.ndarray:
+    return (np.random.default_rng(1).random((h, w, 3)) * 255).astype(np.uint8)
+
+
+def test_fit_maps_points_and_pixels_the_same_way():
+    img = np.zeros((40, 80, 3), np.uint8)
+    img[10:20, 20:30] = 255  # a white square
+    for mode in ("stretch", "letterbox"):
+        fit = Fit(80, 40, 64, 64, mode)
+        model = fit.to_model(img)
+        assert model.shape == (64, 64, 3)
+        centre = fit.points_to_model(np.array([[25.0, 15.0]]))[0]
+        assert model[int(centre[1]), int(centre[0])].min() > 200  # the square's centre lands on it
+        back = fit.from_model(model)
+        assert back.shape == img.shape
+        assert np.abs(back.astype(int) - img.astype(int)).mean() < 20
+    lb = Fit(80, 40, 64, 64, "letterbox")
+    assert lb.inner == (0, 16, 64, 32)
+    assert lb.to_model(np.full((40, 80, 3), 255, np.uint8))[:16].max() == 0  # black bars
+
+
+def test_source_encoded_once_and_branches_batched(renderer, monkeypatch):
+    enc = renderer.bundle.stage1.encoder
+    calls = {"encoder": 0, "pose_calls": 0, "pose_frames": 0, "unet": []}
+    real_et, real_embed = enc.embed_and_tokens, enc.embed
+
+    def counting_et(x):
+        calls["encoder"] += 1
+        return real_et(x)
+
+    def counting_embed(x):
+        calls["pose_calls"] += 1
+        calls["pose_frames"] += x.shape[0]
+        return real_embed(x)  # goes through embed_and_tokens too
+
+    monkeypatch.setattr(enc, "embed_and_tokens", counting_et)
+    monkeypatch.setattr(enc, "embed", counting_embed)
+    hook = renderer.bundle.stage2.unet.register_forward_pre_hook(lambda m, a: calls["unet"].append(a[0].shape[0]))
+    try:
+        frames = renderer.render_video(_picture(), _track(10), Settings(steps=2, window=4, overlap=2, batch_size=2))
+        out = list(frames)
+    finally:
+        hook.remove()
+    assert len(out) == 10 and out[0].shape == (40, 48, 3)
+    assert calls["encoder"] - calls["pose_calls"] == 1  # the source picture: once per clip
+    assert calls["pose_frames"] == 10  # each frame's pose embedded once (cached within a window)
+    assert all(b % 3 == 0 for b in calls["unet"])  # uncond, src+pose, full: one call of 3N
+    assert max(calls["unet"]) == 6  # batch 2 x 3 branches
+
+
+def test_frames_stream_and_state_stays_bounded(renderer, monkeypatch):
+    sizes = []
+    real_call = _PoseConditions.__call__
+
+    def spy(self, idx):
+        out = real_call(self, idx)
+        sizes.append(len(self.cache))
+        return out
+
+    monkeypatch.setattr(_PoseConditions, "__call__", spy)
+    steps = []
+    frames = renderer.render_video(_picture(), _track(24), Settings(steps=2, window=4, overlap=2, decode_chunk=2),
+                                   progress=lambda what, done, total: steps.append((what, done, total)))
+    first = next(frames)
+    assert first.shape == (40, 48, 3)
+    done_steps = max(d for w, d, _ in steps if w == "steps")
+    total_steps = steps[-1][2] if steps[-1][0] == "steps" else max(t for w, _, t in steps if w == "steps")
+    assert done_steps < total_steps  # the first frame came out before the clip was denoised
+    rest = list(frames)
+    assert len(rest) == 23
+    assert max(sizes) <= 6  # window + overlap frames, not the clip's 24
+    assert ("frames", 24, 24) in steps
+
+
+def test_track_must_be_in_the_pictures_pixels(renderer):
+    with pytest.raises(Exception, match="map it first"):
+        renderer.render_video(_picture(), _track(3, w=100, h=100), Settings(steps=1))
+
+
+def test_settings_are_checked(renderer):
+    for bad, msg in ((Settings(steps=0), "--steps"), (Settings(smoothing=2.0), "--smoothing"),
+                     (Settings(guidance=-1.0), "--guidance")):
+        with pytest.raises(Exception, match=msg):
+            renderer.render_video(_picture(), _track(3), bad)
+
+
+def test_synthesize_samples_differ_and_repeat_with_the_seed(renderer):
+    pose = _track(1)
+    a = renderer.synthesize(_picture(), pose, 2, Settings(steps=2, seed=3))
+    b = renderer.synthesize(_picture(), pose, 2, Settings(steps=2, seed=3))
+    assert len(a) == 2 and a[0].shape == (40, 48, 3)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], a[1])
+
+
+def test_denoiser_wires_the_three_branches(renderer):
+    """w = 1 gives the fully conditioned prediction, w = 0 the unconditional one."""
+    source = renderer.encode_source(_picture())
+    track = _track(3)
+    xy = source.fit.points_to_model(track.xy)
+    cond = _PoseConditions(renderer, xy, track.conf, source, capacity=4)
+    x = torch.randn(2, *renderer.latent_shape, generator=torch.Generator().manual_seed(0))
+    t, idx = torch.tensor(500), torch.tensor([0, 2])
+    poses, fused = cond(idx)
+    stage2 = renderer.bundle.stage2
+    with torch.no_grad():
+        full = stage2(x, t, fused, source.tokens, poses)
+        uncond = stage2(x, t, fused, source.tokens, poses, drop_mask=torch.ones(2, 3, dtype=torch.bool))
+        torch.testing.assert_close(renderer.denoiser(source, cond, 1.0)(x, t, idx), full, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(renderer.denoiser(source, cond, 0.0)(x, t, idx), uncond, rtol=1e-4, atol=1e-5)
+    assert not torch.allclose(full, uncond)
+
+
+def test_letterbox_bundle_keeps_the_pictures_size(renderer):
+    boxed = Renderer(renderer.bundle, resize="letterbox")
+    frames = list(boxed.render_video(_picture(80, 40), _track(2, 80, 40), Settings(steps=1)))
+    assert len(frames) == 2 and frames[0].shape == (40, 80, 3)
+    with pytest.raises(Exception, match="resize mode"):
+        Renderer(renderer.bundle, resize="crop")
