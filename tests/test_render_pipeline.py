@@ -86,8 +86,8 @@ def test_source_encoded_once_and_branches_batched(renderer, monkeypatch):
     assert len(out) == 10 and out[0].shape == (40, 48, 3)
     assert calls["encoder"] - calls["pose_calls"] == 1  # the source picture: once per clip
     assert calls["pose_frames"] == 10  # each frame's pose embedded once (cached within a window)
-    assert all(b % 3 == 0 for b in calls["unet"])  # uncond, src+pose, full: one call of 3N
-    assert max(calls["unet"]) == 6  # batch 2 x 3 branches
+    assert all(b % 2 == 0 for b in calls["unet"])  # uncond + full in one call of 2N (src+pose cancels)
+    assert max(calls["unet"]) == 4  # batch 2 x 2 branches
 
 
 def test_frames_stream_and_state_stays_bounded(renderer, monkeypatch):
@@ -159,3 +159,30 @@ def test_letterbox_bundle_keeps_the_pictures_size(renderer):
     assert len(frames) == 2 and frames[0].shape == (40, 80, 3)
     with pytest.raises(Exception, match="resize mode"):
         Renderer(renderer.bundle, resize="crop")
+
+
+def test_two_branch_guidance_equals_fpdm_three_branch(renderer):
+    """With one weight, eps_u + w(eps_sp - eps_u) + w(eps_full - eps_sp) needs no src+pose branch."""
+    from signgen.render.guidance import combine_guidance
+
+    stage2 = renderer.bundle.stage2
+    g = torch.Generator().manual_seed(0)
+    C, h, w = renderer.latent_shape
+    x = torch.randn(3, C, h, w, generator=g)
+    fused = torch.nn.functional.normalize(torch.randn(3, stage2.config.fusion_dim, generator=g), dim=-1)
+    tokens = torch.randn(1, 16, stage2.config.token_dim, generator=g)
+    pose = torch.rand(3, 3, h * stage2.config.pose_factor, w * stage2.config.pose_factor, generator=g)
+    with torch.no_grad():
+        u, sp, full = stage2.forward_branches(x, 500, fused, tokens, pose)
+        u2, full2 = stage2.forward_branches(x, 500, fused, tokens, pose, ("uncond", "full"))
+    torch.testing.assert_close(combine_guidance(u, sp, full, 2.0), u2 + 2.0 * (full2 - u2), rtol=1e-4, atol=1e-5)
+
+    seen = []
+    hook = stage2.unet.register_forward_pre_hook(lambda m, a: seen.append(a[0].shape[0]))
+    try:
+        two = list(renderer.render_video(_picture(), _track(3), Settings(steps=2, guidance=2.0)))
+        three = list(renderer.render_video(_picture(), _track(3), Settings(steps=2, guidance=2.0, fusion_guidance=3.0)))
+    finally:
+        hook.remove()
+    assert seen == [6, 6, 9, 9]  # 3 frames x 2 branches, then x 3 branches with a separate fusion weight
+    assert any((a != b).any() for a, b in zip(two, three))

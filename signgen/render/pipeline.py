@@ -21,6 +21,8 @@ seed, so the same seed gives the same video on the same device.
 
 from __future__ import annotations
 
+import itertools
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -45,13 +47,14 @@ class Settings:
 
     steps: int | None = None
     guidance: float | None = None
+    fusion_guidance: float | None = None  # weight of FPDM's fusion term; None = `guidance` (FPDM)
     seed: int = 0
     noise: str = "shared"  # shared | independent | mixed (see sampler.FrameNoise)
     mix: float = 0.5
     smoothing: float = 0.5  # temporal smoothing strength at the noisiest step; 0 = off
     window: int = 16  # frames denoised together
     overlap: int = 4
-    batch_size: int = 8  # frames per UNet call (x3 for the guidance branches)
+    batch_size: int = 8  # frames per UNet call (x2 for the guidance branches, x3 with fusion_guidance)
     decode_chunk: int = 8  # frames per VAE decode call
 
     def check(self) -> None:
@@ -174,19 +177,28 @@ class Renderer:
         pose_emb = self.bundle.stage1.encoder.embed(pose_images).to(self.dtype)
         return self.bundle.stage1.fusion(src_embedding.expand(pose_emb.shape[0], -1), pose_emb).to(self.dtype)
 
-    def denoiser(self, source: Source, conditions: _PoseConditions, guidance: float):
-        """The sampler's denoiser: three guidance branches in one stage-2 call, then combined."""
+    def denoiser(self, source: Source, conditions: _PoseConditions, guidance: float,
+                 fusion_guidance: float | None = None):
+        """The sampler's denoiser: the guidance branches in one stage-2 call, then combined.
+
+        With one weight for both of FPDM's guidance terms (the default) the src+pose branch
+        cancels out of `eps_u + w (eps_sp - eps_u) + w (eps_full - eps_sp)`, so only the
+        unconditional and full branches run (2N instead of 3N per call, same result); a separate
+        `fusion_guidance` weight runs all three.
+        """
         from .guidance import GuidedDenoiser
 
         stage2 = self.bundle.stage2
+        three = fusion_guidance is not None and fusion_guidance != guidance
 
         @torch.no_grad()
         def branches(x_t: torch.Tensor, t: torch.Tensor, frame_index: torch.Tensor):
             poses, fused = conditions(frame_index)
-            out = stage2.forward_branches(x_t.to(self.dtype), t, fused, source.tokens, poses)
-            return tuple(o.float() for o in out)
+            names = ("uncond", "src_pose", "full") if three else ("uncond", "full")
+            out = [o.float() for o in stage2.forward_branches(x_t.to(self.dtype), t, fused, source.tokens, poses, names)]
+            return tuple(out) if three else (out[0], out[0], out[1])  # eps_sp cancels: any value will do
 
-        return GuidedDenoiser(branches, w=guidance)
+        return GuidedDenoiser(branches, w=guidance, w_fusion=fusion_guidance if three else None)
 
     @torch.no_grad()
     def decode(self, latents: torch.Tensor) -> np.ndarray:
@@ -227,7 +239,7 @@ class Renderer:
         conditions = _PoseConditions(self, xy, conf, source, capacity=settings.window + settings.overlap)
         generator = torch.Generator(device="cpu").manual_seed(int(settings.seed))
         latents = sample_video(
-            self.denoiser(source, conditions, guidance), track.num_frames, self.latent_shape,
+            self.denoiser(source, conditions, guidance, settings.fusion_guidance), track.num_frames, self.latent_shape,
             self.bundle.scheduler, steps=steps, noise=settings.noise, mix=settings.mix,
             smoothing=settings.smoothing, window=min(settings.window, track.num_frames),
             overlap=min(settings.overlap, max(0, min(settings.window, track.num_frames) - 1)),
@@ -240,21 +252,16 @@ class Renderer:
     def _decoded(self, latents: Iterator[torch.Tensor], fit: Fit, total: int, chunk: int,
                  progress: Progress | None) -> Iterator[np.ndarray]:
         done, pending = 0, []
-        for z in latents:
-            pending.append(z)
-            if len(pending) == chunk:
+        for z in itertools.chain(latents, [None]):  # None: flush the last, shorter chunk
+            if z is not None:
+                pending.append(z)
+            if pending and (len(pending) == chunk or z is None):
                 for frame in self.decode(torch.stack(pending)):
                     done += 1
                     if progress is not None:
                         progress("frames", done, total)
                     yield fit.from_model(frame)
                 pending = []
-        if pending:
-            for frame in self.decode(torch.stack(pending)):
-                done += 1
-                if progress is not None:
-                    progress("frames", done, total)
-                yield fit.from_model(frame)
 
     def synthesize(self, image: np.ndarray, pose: PoseTrack, num_samples: int = 1,
                    settings: Settings | None = None, progress: Progress | None = None) -> list[np.ndarray]:
@@ -271,7 +278,7 @@ class Renderer:
         conditions = _PoseConditions(self, xy, conf, source, capacity=1)
         generator = torch.Generator(device="cpu").manual_seed(int(settings.seed))
         latents = sample_image(
-            self.denoiser(source, conditions, guidance), self.latent_shape, self.bundle.scheduler,
+            self.denoiser(source, conditions, guidance, settings.fusion_guidance), self.latent_shape, self.bundle.scheduler,
             steps=steps, num_samples=num_samples, batch_size=settings.batch_size, generator=generator,
             progress=None if progress is None else (lambda d, n: progress("steps", d, n)),
             dtype=torch.float32, device=self.device,
