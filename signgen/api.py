@@ -151,6 +151,7 @@ def render(
     model: str | Path | None = None,
     steps: int | None = None,
     guidance: float | None = None,
+    fusion_guidance: float | None = None,
     seed: int = 0,
     device: str = "auto",
     noise: str = "shared",
@@ -167,7 +168,8 @@ def render(
 
     With `output` (.mp4, .webm, .gif) the frames stream into that file, which appears only when
     complete, and its path is returned; without, an iterator of RGB uint8 frames. `steps` and
-    `guidance` default to the model's own. `noise="shared"` starts every frame from the same
+    `guidance` default to the model's own; `fusion_guidance` weighs FPDM's fusion term on its
+    own (None: the same as `guidance`, which needs one UNet branch less). `noise="shared"` starts every frame from the same
     noise and `smoothing` (0 = off) blends latents along time at the noisy steps: both keep
     appearance from flickering. `side_by_side` gives source | pose | result, 3x as wide. The
     same seed gives the same frames on the same device. `progress` shows a rich bar on stderr
@@ -182,8 +184,8 @@ def render(
     out = _check_output(output, FORMATS) if output is not None else None
     if noise not in NOISE_MODES:
         raise InputError(f"noise must be one of {', '.join(NOISE_MODES)}, got {noise!r}")
-    settings = render_settings(steps=steps, guidance=guidance, seed=seed, noise=noise, smoothing=smoothing,
-                         window=window, batch_size=batch_size)
+    settings = render_settings(steps=steps, guidance=guidance, fusion_guidance=fusion_guidance, seed=seed,
+                               noise=noise, smoothing=smoothing, window=window, batch_size=batch_size)
     image, source_path = load_source(source)
     if renderer is None:
         model_dir, dev = resolve_model(model), pick_device(device)

@@ -68,6 +68,7 @@ def render(
     fps: Optional[float] = typer.Option(None, "--fps", help="Output frame rate (the motion is resampled; default: the motion's)."),
     steps: Optional[int] = typer.Option(None, "--steps", help=_STEPS),
     guidance: Optional[float] = typer.Option(None, "--guidance", help=_GUIDANCE),
+    fusion_guidance: Optional[float] = typer.Option(None, "--fusion-guidance", help="A separate weight for the fusion-embedding term (default: the same as --guidance)."),
     seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same video on the same device."),
     device: str = typer.Option("auto", "--device", help=_DEVICE),
     noise: str = typer.Option("shared", "--noise", help=_NOISE),
@@ -85,7 +86,7 @@ def render(
     if poses is not None and glosses is not None:
         raise InputError("give either --poses or --glosses, not both")
     out = run(source, poses, glosses=glosses, lexicon=lexicon, language=language, output=output, model=model,
-              steps=steps, guidance=guidance, seed=seed, device=device, noise=noise, smoothing=smoothing,
+              steps=steps, guidance=guidance, fusion_guidance=fusion_guidance, seed=seed, device=device, noise=noise, smoothing=smoothing,
               retarget=retarget, side_by_side=side_by_side, fps=fps, progress=not quiet)
     n, rate, w, h = video_info(out)
     console.print(Text(f"wrote {out}: {n} frames, {rate:g} fps, {w}x{h}"))
