@@ -19,6 +19,7 @@ from .. import __version__
 from ..errors import InputError
 from . import pose as pose_cli
 from . import render as render_cli
+from . import train as train_cli
 
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # soft_wrap: an error stays one line
 
@@ -31,6 +32,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(pose_cli.app, name="pose")
+app.add_typer(train_cli.app, name="train")
 app.command("synthesize")(render_cli.synthesize)
 app.command("render")(render_cli.render)
 app.command("export")(render_cli.export)

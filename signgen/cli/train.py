@@ -1,0 +1,92 @@
+"""`signgen train vae|fusion|diffusion`: thin wrappers over `signgen.train.train_stage`.
+
+Registered by the root CLI as `app.add_typer(train_cli.app, name="train")`. Also runnable as
+`python -m signgen.cli.train ...`, which is what `accelerate launch` needs for several processes:
+`accelerate launch --multi_gpu --num_processes 2 -m signgen.cli.train diffusion --config ...`
+(on a CPU-only machine this runs 2 CPU processes over gloo; accelerate's own `--cpu` multi-process
+mode needs MPI).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+app = typer.Typer(
+    help="Train the models: a tiny VAE (CPU sizes), stage 1 (fusion) and stage 2 (diffusion), on accelerate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_CONFIG = typer.Option(..., "--config", "-c", help="YAML config (configs/tiny.yaml, configs/phoenix.yaml, ...).")
+_DATA = typer.Option(None, "--data", "-d", help="Prepared dataset folder (overrides data.root).")
+_OUT = typer.Option(..., "--out", "-o", help="Run folder: checkpoints, log.csv, samples, the product.")
+_SET = typer.Option(None, "--set", "-s", help="Override a config value, e.g. --set diffusion.steps=200 (repeatable).")
+_RESUME = typer.Option(False, "--resume", help="Insist on resuming (a run with checkpoints resumes anyway).")
+_PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show a progress bar.")
+
+
+def _run(stage: str, config: Path, data: Optional[Path], out: Path, sets: Optional[List[str]], resume: bool,
+         progress: bool) -> None:
+    from ..config import load_config
+    from ..errors import InputError
+    from ..train import train_stage
+
+    cfg = load_config(config, sets or [])
+    if data is not None and not data.is_dir():
+        raise InputError("prepared dataset folder does not exist", data)
+    if not out.parent.is_dir():
+        raise InputError("parent folder of the run does not exist", out)
+    summary = train_stage(stage, cfg, data, out, resume=resume, progress=progress)
+    from accelerate.state import PartialState
+
+    if PartialState().is_main_process:
+        typer.echo(json.dumps(summary))
+
+
+@app.command("vae")
+def vae(config: Path = _CONFIG, data: Optional[Path] = _DATA, out: Path = _OUT, sets: Optional[List[str]] = _SET,
+        resume: bool = _RESUME, progress: bool = _PROGRESS) -> None:
+    """Train a small VAE (AutoencoderKL) on the prepared frames; writes RUN/vae/."""
+    _run("vae", config, data, out, sets, resume, progress)
+
+
+@app.command("fusion")
+def fusion(config: Path = _CONFIG, data: Optional[Path] = _DATA, out: Path = _OUT,
+           sets: Optional[List[str]] = _SET, resume: bool = _RESUME, progress: bool = _PROGRESS) -> None:
+    """Train stage 1 (encoder + fusion module, source-enhanced InfoNCE); writes RUN/stage1/."""
+    _run("fusion", config, data, out, sets, resume, progress)
+
+
+@app.command("diffusion")
+def diffusion(config: Path = _CONFIG, data: Optional[Path] = _DATA, out: Path = _OUT,
+              sets: Optional[List[str]] = _SET, resume: bool = _RESUME, progress: bool = _PROGRESS) -> None:
+    """Train stage 2 (the conditioned UNet; VAE and stage 1 frozen); writes RUN/bundle/."""
+    _run("diffusion", config, data, out, sets, resume, progress)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """`python -m signgen.cli.train`: same error handling as the root CLI (one line, exit 2)."""
+    import sys
+
+    from typer._click import exceptions as click_exc
+
+    from ..errors import InputError
+
+    try:
+        app(args=argv if argv is not None else sys.argv[1:], prog_name="signgen train", standalone_mode=False)
+    except click_exc.ClickException as e:
+        e.show()
+        return 2
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,315 @@
+"""Training: losses go down, resume is exact, checkpoints are safetensors, bundles load, 2 CPU processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from signgen.config import load_config
+from signgen.errors import InputError
+from signgen.train import train_stage
+from signgen.train.common import latest_checkpoint, list_checkpoints
+from signgen.train.data import PairDataset, StepBatches
+from signgen.train.toy import make_toy_prepared
+
+# Most runs here use an untrained VAE / stage 1 on purpose; the warning saying so is expected.
+pytestmark = pytest.mark.filterwarnings("ignore:.*UNTRAINED:UserWarning")
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+
+# Small and fast: no mixed precision (exactness), no warm-up, frequent checkpoints.
+BASE = [
+    "train.mixed_precision=no", "train.log_every=1", "train.sample_every=0", "train.checkpoint_every=3",
+    "train.keep_checkpoints=2", "train.ema_decay=0.9", "data.jitter_px=0.5", "data.val_pairs=4",
+    "vae.warmup=0", "fusion.warmup=0", "diffusion.warmup=0",
+    "vae.batch_size=6", "fusion.batch_size=8", "diffusion.batch_size=6",
+    # a smaller UNet than `tiny` keeps each step in milliseconds
+    "model.overrides.stage2.block_out_channels=[32,32]",
+    "model.overrides.stage2.down_block_types=[CrossAttnDownBlock2D,DownBlock2D]",
+    "model.overrides.stage2.up_block_types=[UpBlock2D,CrossAttnUpBlock2D]",
+    "model.overrides.stage2.attention_head_dim=[2,2]",
+    "model.overrides.stage2.pose_embed_channels=[8,8,16]",
+    "model.overrides.stage2.class_hidden_dim=64", "model.overrides.stage2.token_hidden_dim=64",
+    # and a smaller encoder input (17 tokens) and VAE
+    "model.overrides.stage1.encoder.image_size=32", "model.overrides.stage1.fusion.hidden_dim=64",
+    "model.overrides.vae.block_out_channels=[16,16,16]", "model.overrides.vae.norm_num_groups=8",
+    "model.overrides.vae.mid_block_add_attention=false",
+]
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory) -> Path:
+    # One thread: on a shared 2-core machine, two threads of tiny ops spend their time waiting.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("toy")
+    make_toy_prepared(root, clips=3, frames=6, pairs_per_clip=8)
+    yield root / "prepared"
+    torch.set_num_threads(threads)
+
+
+def cfg(*extra: str):
+    return load_config(CONFIG, BASE + list(extra))
+
+
+def _fixed_loss(stage: str, config, data: Path, run: Path, weights: dict | None) -> float:
+    """The objective's loss on a fixed batch with a fixed generator, at init or with `weights`."""
+    import importlib
+
+    from signgen.train import TASKS
+    from signgen.train.loop import make_accelerator
+
+    module, name = TASKS[stage].split(":")
+    task = getattr(importlib.import_module(module), name)(config, data, run)
+    torch.manual_seed(config.train.seed)
+    task.setup(make_accelerator(config, task.stage_cfg, run))
+    if weights is not None:
+        task.trainable(task.objective).load_state_dict(weights)
+    obj = task.objective.eval()
+    items = [task.dataset[i] for i in range(len(task.dataset))][:12]
+    batch = {k: torch.stack([it[k] for it in items]) for k in items[0] if torch.is_tensor(items[0][k])}
+    losses = []
+    for seed in range(3):
+        gen = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            losses.append(float(obj(batch, gen)[0]))
+    return float(np.mean(losses))
+
+
+@pytest.mark.parametrize("stage, extra", [
+    ("vae", ["vae.steps=6", "vae.lr=3e-3", "vae.batch_size=4"]),
+    ("fusion", ["fusion.steps=16", "fusion.lr=1e-3", "fusion.encoder_lr=5e-4"]),
+    ("diffusion", ["diffusion.steps=10", "diffusion.lr=2e-3", "train.cache=true"]),
+])
+def test_a_few_steps_lower_the_loss(toy, tmp_path, stage, extra):
+    config = cfg(*extra)
+    run = tmp_path / stage
+    before = _fixed_loss(stage, config, toy, tmp_path / "probe", None)
+    summary = train_stage(stage, config, toy, run, progress=False)
+    assert summary["steps"] == config.stage(stage).steps
+    weights = load_file(str(latest_checkpoint(run) / "model.safetensors"))
+    after = _fixed_loss(stage, config, toy, tmp_path / "probe", weights)
+    assert after < 0.93 * before, (before, after)
+    rows = (run / "log.csv").read_text().splitlines()
+    assert rows[0].startswith("step,lr,loss") and len(rows) == 1 + config.stage(stage).steps
+    product = {"vae": "vae/config.json", "fusion": "stage1/model.safetensors", "diffusion": "bundle/bundle.json"}
+    assert (run / product[stage]).is_file()
+
+
+def _checkpoint_tensors(folder: Path) -> dict[str, torch.Tensor]:
+    out = {}
+    for f in sorted(folder.glob("*.safetensors")):
+        out.update({f"{f.stem}/{k}": v for k, v in load_file(str(f)).items()})
+    return out
+
+
+def test_resume_equals_uninterrupted_run_exactly(toy, tmp_path):
+    common = ["diffusion.grad_accum=2", "train.cache=true", "train.sample_every=6"]
+    straight = tmp_path / "straight"
+    train_stage("diffusion", cfg(*common, "diffusion.steps=6"), toy, straight, progress=False)
+    split = tmp_path / "split"
+    train_stage("diffusion", cfg(*common, "diffusion.steps=3"), toy, split, progress=False)
+    assert [p.name for p in list_checkpoints(split)] == ["step-000003"]
+    train_stage("diffusion", cfg(*common, "diffusion.steps=6"), toy, split, resume=True, progress=False)
+
+    a = _checkpoint_tensors(straight / "checkpoints" / "step-000006")
+    b = _checkpoint_tensors(split / "checkpoints" / "step-000006")
+    assert a.keys() == b.keys() and any(k.startswith("ema/") for k in a) and any(k.startswith("optimizer/") for k in a)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    # The training log of the resumed run is that of the straight run (the split run also
+    # evaluated at its end, step 3, so only the loss columns are compared).
+    def losses(run):
+        return [line.split(",")[:3] for line in (run / "log.csv").read_text().splitlines()]
+    assert losses(straight) == losses(split) and len(losses(split)) == 7
+    assert (straight / "samples" / "step-000006.png").is_file()
+
+
+def test_checkpoints_are_safetensors_and_bundle_loads(toy, tmp_path):
+    from signgen.models.bundle import load_bundle
+
+    run = tmp_path / "run"
+    config = cfg("diffusion.steps=4", "train.checkpoint_every=1", "train.keep_checkpoints=2", "train.cache=false")
+    train_stage("diffusion", config, toy, run, progress=False)
+    ckpts = list_checkpoints(run)
+    assert [p.name for p in ckpts] == ["step-000003", "step-000004"]  # only the newest 2 kept
+    for p in ckpts:
+        names = sorted(f.name for f in p.iterdir())
+        assert names == ["ema.safetensors", "model.safetensors", "optimizer.json", "optimizer.safetensors",
+                         "state.json"]
+        for f in p.glob("*.safetensors"):
+            assert load_file(str(f))  # readable, non-empty, never a pickle
+    pickles = [f for f in run.rglob("*") if f.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt")]
+    assert not pickles
+    assert not [f for f in run.rglob("*") if f.name.startswith(".")]  # no temp leftovers
+
+    bundle = load_bundle(run / "bundle")
+    assert bundle.meta.steps == 20 and bundle.meta.guidance == 2.0 and bundle.meta.image_size == (64, 64)
+    # The bundle holds the EMA weights of stage 2.
+    ema = load_file(str(ckpts[-1] / "ema.safetensors"))
+    k = "unet.conv_in.weight"
+    torch.testing.assert_close(bundle.stage2.state_dict()[k], ema[k])
+    assert not torch.equal(ema[k], load_file(str(ckpts[-1] / "model.safetensors"))[k])
+    x = torch.randn(2, 4, 16, 16)
+    pose = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        fused = bundle.stage1(torch.rand(2, 3, 64, 64), pose)
+        tokens = bundle.stage1.encoder.tokens(torch.rand(2, 3, 64, 64))
+        out = bundle.stage2.forward_branches(x, torch.tensor(500), fused, tokens, pose)
+    assert all(o.shape == x.shape and torch.isfinite(o).all() for o in out)
+
+
+def test_cache_gives_the_same_inputs_as_the_frozen_networks(toy, tmp_path):
+    from signgen.train.diffusion import DiffusionTask
+    from signgen.train.loop import make_accelerator
+
+    config = cfg("train.cache=true", "data.jitter_px=0")
+    tasks = {}
+    for cached in (True, False):
+        config.train.cache = cached
+        task = DiffusionTask(config, toy, tmp_path / f"run{cached}")
+        torch.manual_seed(0)
+        task.setup(make_accelerator(config, task.stage_cfg, task.run))
+        tasks[cached] = task
+    keys = [(0, False, -1), (1, True, -1), (5, True, -1), (9, False, -1)]
+    batches = {}
+    for cached, task in tasks.items():
+        items = [task.dataset[k] for k in keys]
+        batches[cached] = {k: torch.stack([it[k] for it in items]) for k in items[0] if torch.is_tensor(items[0][k])}
+    assert "latent" in batches[True] and "tgt" not in batches[True] and "tgt" in batches[False]
+    a = tasks[True].objective.conditions(batches[True])
+    b = tasks[False].objective.conditions(batches[False])
+    for x, y in zip(a, b):
+        torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-4)
+    n_frames = len(tasks[True].dataset.frames())
+    assert len(tasks[True].dataset.cache) == 2 * n_frames  # both flip states
+
+
+def test_step_batches_are_deterministic_disjoint_across_processes_and_flip_pose(toy):
+    from signgen.data.prepared import PreparedDataset
+
+    ds = PairDataset(PreparedDataset.open(toy), "train", (64, 64), jitter_px=1.0)
+    r0 = StepBatches(len(ds), 4, seed=3, start=0, stop=5, rank=0, world_size=2)
+    r1 = StepBatches(len(ds), 4, seed=3, start=0, stop=5, rank=1, world_size=2)
+    late = StepBatches(len(ds), 4, seed=3, start=3, stop=5, rank=0, world_size=2)
+    b0, b1 = list(r0), list(r1)
+    assert list(late) == b0[3:]  # resuming at micro-step 3 sees the same batches
+    assert len(b0) == 5 and all(len(b) == 4 for b in b0)
+    epoch = [k[0] for b0_, b1_ in zip(b0[:2], b1[:2]) for k in b0_ + b1_]  # 16 positions of epoch 0
+    assert len(set(epoch)) == len(epoch) == len(ds)  # one permutation, split between the processes
+    flips = [k[1] for b in b0 + b1 for k in b]
+    assert 0 < sum(flips) < len(flips)
+
+    (clip, frame) = ds.pairs[0].target
+    xy, conf = ds.pose_points(clip, frame, False)
+    fxy, fconf = ds.pose_points(clip, frame, True)
+    from signgen.pose.layouts import canonical as C
+
+    rw, lw = C.NAMES.index("right_wrist"), C.NAMES.index("left_wrist")
+    assert conf[rw] > 0 and fconf[lw] > 0
+    np.testing.assert_allclose(fxy[lw], [64 - xy[rw, 0], xy[rw, 1]], atol=1e-4)  # mirrored AND swapped
+    img = ds.image(clip, frame, False)
+    np.testing.assert_array_equal(ds.image(clip, frame, True), img[:, ::-1])
+    item = ds[(0, True, 123)]
+    assert item["pose"].shape == (3, 64, 64) and not torch.equal(item["pose"], item["pose_clean"])
+    assert torch.equal(ds[(0, True, 123)]["pose"], item["pose"])  # jitter is a function of its seed
+
+
+def test_two_cpu_processes_under_accelerate(toy, tmp_path):
+    run = tmp_path / "ddp"
+    import socket
+
+    with socket.socket() as sock:  # a free rendezvous port: other test runs may share this machine
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    args = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--multi_gpu",
+            "--main_process_port", str(port),
+            "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+            "-m", "signgen.cli.train", "diffusion", "--config", str(CONFIG), "--data", str(toy), "--out", str(run),
+            "--no-progress"]
+    for s in BASE + ["diffusion.steps=2", "train.checkpoint_every=2", "diffusion.batch_size=3",
+                     "train.mixed_precision=bf16"]:
+        args += ["--set", s]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore")
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=180, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads([line for line in proc.stdout.splitlines() if line.startswith("{")][-1])
+    assert summary["steps"] == 2 and np.isfinite(summary["metrics"]["loss"])
+    state = json.loads((run / "checkpoints" / "step-000002" / "state.json").read_text())
+    assert state["world_size"] == 2 and state["config"]["train"]["mixed_precision"] == "bf16"
+    assert (run / "bundle" / "bundle.json").is_file()
+
+
+def test_cli_errors_are_one_line(toy, tmp_path, capsys):
+    from signgen.cli.train import main
+
+    assert main(["diffusion", "--config", str(CONFIG), "--data", str(tmp_path / "nope"), "--out",
+                 str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("nope: prepared dataset folder does not exist") and "\n" not in err
+
+    assert main(["fusion", "--config", str(CONFIG), "--data", str(toy), "--out", str(tmp_path / "r"),
+                 "--set", "fusion.stepz=3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "tiny.yaml: unknown config key 'fusion.stepz'" in err
+
+    with pytest.raises(InputError, match="--resume given but the run has no checkpoint"):
+        train_stage("fusion", cfg(), toy, tmp_path / "fresh", resume=True, progress=False)
+
+
+def test_cli_chains_vae_fusion_diffusion_into_a_bundle(toy, tmp_path, capsys):
+    from signgen.cli.train import main
+    from signgen.models.bundle import load_bundle
+
+    sets = [a for s in BASE + ["vae.steps=1", "fusion.steps=1", "diffusion.steps=2", "train.cache=false"]
+            for a in ("--set", s)]
+    common = ["--config", str(CONFIG), "--data", str(toy), "--no-progress", *sets]
+    assert main(["vae", "--out", str(tmp_path / "vae"), *common]) == 0
+    assert main(["fusion", "--out", str(tmp_path / "fusion"), *common]) == 0
+    vae_config = json.loads((tmp_path / "vae" / "vae" / "config.json").read_text())
+    assert vae_config["scaling_factor"] != 1.0  # measured from the latents at export
+    assert main(["diffusion", "--out", str(tmp_path / "diff"), *common,
+                 "--set", f"model.vae_path={tmp_path / 'vae'}", "--set", f"model.stage1_path={tmp_path / 'fusion'}"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["stage"] == "diffusion" and summary["steps"] == 2
+    bundle = load_bundle(tmp_path / "diff" / "bundle")
+    trained_stage1 = load_file(str(tmp_path / "fusion" / "stage1" / "model.safetensors"))
+    for k, v in bundle.stage1.state_dict().items():
+        assert torch.equal(v, trained_stage1[k]), k  # the frozen stage 1 went into the bundle unchanged
+    assert bundle.vae.scaling_factor == pytest.approx(vae_config["scaling_factor"])
+
+    with pytest.raises(InputError, match="holds a 'fusion' run, not 'vae'"):
+        train_stage("vae", cfg("vae.steps=2"), toy, tmp_path / "fusion", progress=False)
+    with pytest.raises(InputError, match="checkpoint has batch_size=8, this run 4"):
+        train_stage("fusion", cfg("fusion.steps=2", "fusion.batch_size=4"), toy, tmp_path / "fusion", progress=False)
+
+
+def test_vae_perceptual_term_only_from_local_weights(toy, tmp_path):
+    from safetensors.torch import save_file
+    from torchvision.models import vgg16
+
+    weights = tmp_path / "vgg16-features.safetensors"
+    torch.manual_seed(0)
+    save_file({f"features.{k}": v for k, v in vgg16(weights=None).features.state_dict().items()}, str(weights))
+    run = tmp_path / "vae"
+    train_stage("vae", cfg("vae.steps=2", "vae.batch_size=2", f"train.perceptual_weights={weights}"), toy, run,
+                progress=False)
+    import csv
+
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert len(rows) == 2 and all(float(r["perceptual"]) > 0 for r in rows)
+    # The checkpoint holds the VAE only, not the frozen VGG.
+    assert not any(k.startswith("features.") or "perceptual" in k
+                   for k in load_file(str(latest_checkpoint(run) / "model.safetensors")))
+    with pytest.raises(InputError, match="nope.safetensors: perceptual-loss weights not found"):
+        train_stage("vae", cfg("vae.steps=1", f"train.perceptual_weights={tmp_path / 'nope.safetensors'}"), toy,
+                    tmp_path / "vae2", progress=False)
