@@ -14,10 +14,15 @@ palette computed over the whole clip by `palettegen`/`paletteuse`; GIF stores fr
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import secrets
+import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import numpy as np
 
@@ -85,8 +90,8 @@ def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, *, q
         raise InputError(f"unsupported video format {ext or '(none)'!r}; supported: {', '.join(FORMATS)}", path)
     if not path.parent.is_dir():
         raise InputError(f"output folder {str(path.parent)!r} does not exist", path)
-    if not fps > 0:
-        raise InputError(f"fps must be > 0, got {fps}", path)
+    if not (math.isfinite(fps) and fps > 0):
+        raise InputError(f"fps must be a finite number > 0, got {fps}", path)
     args = _ffmpeg_args(ext, quality)
 
     it = iter(frames)
@@ -143,13 +148,61 @@ def _check_readable(path: str | Path) -> Path:
     return path
 
 
-def _decord_reader(path: Path):
+@contextmanager
+def native_stderr_silenced() -> Iterator[TextIO]:
+    """Send file descriptor 2 to /dev/null for the duration; yield a stream to the real stderr.
+
+    Native libraries (libav inside decord, MediaPipe's C++ graph and TFLite) print log lines
+    straight to fd 2, past Python; a user should see our one-line messages and the progress
+    bar (write it to the yielded stream), not a screen of library diagnostics.
+    """
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 at all: nothing to silence
+        yield sys.stderr
+        return
+    try:
+        python_on_fd2 = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):  # e.g. a test harness capturing sys.stderr
+        python_on_fd2 = False
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    real = os.fdopen(os.dup(saved), "w", buffering=1) if python_on_fd2 else sys.stderr
+    try:
+        os.dup2(devnull, 2)
+        yield real
+    finally:
+        real.flush()
+        os.dup2(saved, 2)
+        for fd in (saved, devnull):
+            os.close(fd)
+        if real is not sys.stderr:
+            real.close()
+
+
+def _decord_problem(error: Exception) -> str:
+    """decord's error text ("[hh:mm:ss] src/file.cc:NN: Check failed: ..." and a stack trace)
+    as a short reason a user can act on."""
+    text = " ".join(str(error).split())
+    if "cannot find video stream" in text:  # what ffmpeg leaves when no frame was written
+        return "the video has no frames (no video stream)"
+    if any(k in text for k in ("Check failed", "Invalid data", "ERROR opening", "Error reading", "moov atom")):
+        return "not a readable video (truncated, corrupt, or not a video)"
+    msg = re.sub(r"^\[[\d:]+\]\s*\S+:\d+:\s*", "", text).split(" Stack trace")[0][:200]
+    return f"not a readable video ({msg or type(error).__name__})"
+
+
+def open_decord(path: str | Path):
+    """A decord `VideoReader` on the CPU, with ffmpeg's own log lines silenced (a bad file
+    gives one InputError line, not a screen of libav messages)."""
     import decord
 
+    decord.logging.set_level(decord.logging.QUIET)  # libav's log; decord's own goes to fd 2
     try:
-        return decord.VideoReader(str(path), ctx=decord.cpu(0))
-    except Exception as e:  # decord raises its own DECORDError on unreadable input
-        raise InputError(f"not a readable video ({str(e).splitlines()[0][:200]})", path) from None
+        with native_stderr_silenced():
+            return decord.VideoReader(str(path), ctx=decord.cpu(0))
+    except Exception as e:  # decord raises DECORDError / RuntimeError on anything undecodable
+        raise InputError(_decord_problem(e), path) from None
 
 
 def _gif_fps(path: Path) -> float:
@@ -192,7 +245,7 @@ def read_video(path: str | Path) -> tuple[Iterator[np.ndarray], float]:
     if path.suffix.lower() == ".gif":
         fps = _gif_fps(path)
         return _iter_gif(path), fps
-    vr = _decord_reader(path)
+    vr = open_decord(path)
     return _iter_decord(vr), float(vr.get_avg_fps())
 
 
@@ -206,6 +259,6 @@ def video_info(path: str | Path) -> tuple[int, float, int, int]:
             n += 1
             h, w = frame.shape[:2]
         return n, fps, w, h
-    vr = _decord_reader(path)
+    vr = open_decord(path)
     h, w = vr[0].shape[:2] if len(vr) else (0, 0)
     return len(vr), float(vr.get_avg_fps()), int(w), int(h)

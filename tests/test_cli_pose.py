@@ -66,6 +66,13 @@ def test_convert_npy_with_input_header_flags(cli, tmp_path):
         (["{real}", "-o", "{tmp}/a.json", "--layout", "smpl"], ["--layout: unknown layout 'smpl'"]),
         (["{real}", "-o", "{tmp}/a.json", "--fps", "0"], ["--fps must be > 0"]),
         (["{real}", "-o", "{tmp}/a.json", "--in-size", "big"], ["--in-size must look like 210x260"]),
+        # regressions: inf crashed in resample, 1e9 filled memory until the kernel killed signgen
+        (["{real}", "-o", "{tmp}/a.json", "--fps", "inf"], ["--fps must be > 0 and <= 1000, got inf"]),
+        (["{real}", "-o", "{tmp}/a.json", "--fps", "1e9"], ["--fps must be > 0 and <= 1000"]),
+        (["{real}", "-o", "{tmp}/a.json", "--in-fps", "0"], ["--in-fps must be > 0"]),
+        (["{real}", "-o", "{tmp}/a.json", "--in-size", "-5x3"], ["--in-size width must be in 1..16384, got -5"]),
+        (["{real}", "-o", "{real}/a.json"], ["is a file, not a folder"]),
+        (["{video}", "-o", "{tmp}/a.json"], ["unknown track format '.mp4'", "run `signgen pose extract`"]),
         (["{gloss}", "-o", "{tmp}/a.json"], ["is a gloss sequence, not a keypoint track"]),
         (["{bad}", "-o", "{tmp}/a.json"], ["frame 0, point 1: confidence 7 is outside [0, 1]"]),
     ],
@@ -75,8 +82,9 @@ def test_convert_bad_input_is_one_line_and_exit_2(cli, real_pose_file, tmp_path,
     (tmp_path / "bad.json").write_text(json.dumps(
         {"fps": 25, "width": 9, "height": 9, "layout": "openpose18", "frames": [[[1, 1, 1], [1, 1, 7]] + [[1, 1]] * 16]}
     ).replace("[1, 1]", "[1, 1, 1]"))
+    (tmp_path / "v.mp4").write_bytes(b"\x00" * 64)
     subst = {"{tmp}": str(tmp_path), "{real}": str(real_pose_file), "{gloss}": str(tmp_path / "g.json"),
-             "{bad}": str(tmp_path / "bad.json")}
+             "{bad}": str(tmp_path / "bad.json"), "{video}": str(tmp_path / "v.mp4")}
     argv = []
     for a in args:
         for k, v in subst.items():
@@ -113,6 +121,41 @@ def test_from_glosses_errors(cli, tmp_path):
                         "-o", tmp_path / "a.json"), "nolex")
     one_line_error(*cli("pose", "from-glosses", "A", "--language", "gsg", "--fps", "-1", "-o", tmp_path / "a.json"),
                    "--fps must be > 0")
+    one_line_error(*cli("pose", "from-glosses", "A", "--language", "gsg", "--width", "100000", "-o", tmp_path / "a.json"),
+                   "--width must be in 1..16384, got 100000")
+    one_line_error(*cli("pose", "from-glosses", "A", "--language", "gsg", "--height", "0", "-o", tmp_path / "a.json"),
+                   "--height must be in 1..16384, got 0")
+    # the built-in lexicon is named, not its site-packages folder; the way out is named too
+    line = one_line_error(*cli("pose", "from-glosses", "A", "-o", tmp_path / "a.json"),
+                          "error: fingerspelling lexicon: gloss 'A' exists in", "(--language)")
+    assert "site-packages" not in line
+    assert not (tmp_path / "a.json").exists()
+
+
+def test_unknown_gloss_suggests_fingerspelling_when_it_can_spell_it(cli, tmp_path):
+    out = tmp_path / "a.json"
+    one_line_error(*cli("pose", "from-glosses", "HAUS", "--language", "gsg", "-o", out),
+                   "gloss 'HAUS' is not in the gsg lexicon", "--fingerspell-unknown", "spells it as H-A-U-S")
+    line = one_line_error(*cli("pose", "from-glosses", "X9", "--language", "gsg", "-o", out), "'X9'")
+    assert "--fingerspell-unknown" not in line  # no letter 9 in the gsg alphabet: no false promise
+    assert not out.exists()
+    code, stdout, _ = cli("pose", "from-glosses", "HAUS", "--language", "gsg", "--fingerspell-unknown", "-o", out)
+    assert code == 0 and [s[0] for s in io.read_track(out).meta["segments"]] == ["HAUS"]
+
+
+def test_library_warnings_are_one_line(cli, real_pose_file, tmp_path):
+    """A .pose file holding two people: converted (first person), with one `warning:` line."""
+    from pose_format import Pose
+
+    pose = Pose.read(real_pose_file.read_bytes())
+    two = np.ma.concatenate([pose.body.data, pose.body.data], axis=1)
+    pose.body.data, pose.body.confidence = two, np.concatenate([pose.body.confidence] * 2, axis=1)
+    src = tmp_path / "two.pose"
+    with open(src, "wb") as f:
+        pose.write(f)
+    code, _, err = cli("pose", "convert", src, "-o", tmp_path / "one.npz")
+    assert code == 0 and (tmp_path / "one.npz").exists()
+    assert err.splitlines() == [f"warning: {src}: 2 people in the file; using the first"]
 
 
 def test_preview_writes_a_decodable_video(cli, tmp_path):
@@ -133,6 +176,12 @@ def test_preview_writes_a_decodable_video(cli, tmp_path):
                    "unknown output format '.avi'", ".mp4, .webm, .gif")
     one_line_error(*cli("pose", "preview", tmp_path / "t.npz", "-o", tmp_path / "q.mp4", "--width", "0"),
                    "--width must be in 1..16384")
+    # one side given: the other follows the track's aspect ratio (it used to stay 120: a squashed skeleton)
+    io.write_track(t.copy(width=200, height=100), tmp_path / "wide.npz")
+    code, out, _ = cli("pose", "preview", tmp_path / "wide.npz", "-o", tmp_path / "w.mp4", "--width", "64")
+    assert code == 0 and "64x32" in out and video_info(tmp_path / "w.mp4")[2:] == (64, 32)
+    code, out, _ = cli("pose", "preview", tmp_path / "wide.npz", "-o", tmp_path / "h.gif", "--height", "40")
+    assert code == 0 and "80x40" in out and video_info(tmp_path / "h.gif")[2:] == (80, 40)
 
 
 def test_extract_an_image(cli, tmp_path):

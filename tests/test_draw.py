@@ -134,3 +134,14 @@ def test_thickness_scales_with_size():
         widths[size] = int((column > 127).sum())  # solid pixels across the horizontal limb
         assert default_thickness(size, size) <= widths[size] <= default_thickness(size, size) + 3
     assert widths[64] == 1 and widths[64] < widths[256] < widths[512]
+
+
+def test_draw_track_threshold_and_the_default_keeps_low_visibility_points():
+    """The default draws every present point: MediaPipe's visibility on a signing elbow is
+    often below 0.5 (docs/pose-ops.md), and a threshold there would make the arm flicker."""
+    xy, conf = with_points(right_elbow=(10, 10), right_wrist=(50, 50))
+    conf[C.NAMES.index("right_wrist")] = 0.3
+    track = PoseTrack(xy=xy[None], conf=conf[None], fps=25, width=64, height=64)
+    assert next(draw_track(track))[30, 30].any()
+    high = next(draw_track(track, threshold=0.5))
+    assert not high[20:, 20:].any() and high[10, 10].any()

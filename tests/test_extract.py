@@ -109,7 +109,16 @@ def test_image_file_matches_array(tmp_path, astronaut, astro_track):
 def test_detect_person(astronaut):
     found = detect_person(astronaut)
     assert found is not None and found.num_frames == 1
-    assert detect_person(np.full((128, 128, 3), 127, np.uint8)) is None
+    with pytest.warns(UserWarning, match="no person found in the image; every point is missing"):
+        assert detect_person(np.full((128, 128, 3), 127, np.uint8)) is None
+
+
+def test_mediapipe_start_up_logs_do_not_reach_stderr(astronaut, capfd):
+    """Every new Holistic graph printed a dozen C++ log lines (TFLite, absl) on fd 2."""
+    capfd.readouterr()
+    track = extract_image(astronaut[::4, ::4])
+    assert track.conf.max() > 0
+    assert capfd.readouterr().err == ""
 
 
 # ---------------------------------------------------------------- video

@@ -132,6 +132,13 @@ def test_resample_keeps_duration_and_interpolates_in_time():
     assert resample(make_track(np.zeros(1)), 10.0).num_frames == 1
 
 
+@pytest.mark.parametrize("fps", [0.0, float("inf"), float("nan"), 1e9])
+def test_resample_refuses_absurd_rates(fps):
+    """inf crashed (OverflowError) and 1e9 tried to allocate a billion frames per second of track."""
+    with pytest.raises(InputError, match="fps must be > 0 and <= 1000"):
+        resample(make_track(np.zeros(3)), fps)
+
+
 def test_resample_marks_missing_when_either_neighbour_is_missing():
     conf = np.ones((4, 128), np.float32)
     conf[1, 0] = 0

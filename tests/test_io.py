@@ -90,6 +90,20 @@ def test_real_pose_npy_keeps_points_and_needs_fps(real_pose_file, tmp_path):
     assert_same(track, back)
 
 
+def test_visibility_above_one_is_clipped_so_json_round_trips(fingerspelling_dir, tmp_path):
+    """MediaPipe's raw visibility strays past 1 (1.02 here); it was kept, and the JSON written
+    from it was refused on reading ("confidence 1.02 is outside [0, 1])."""
+    from pose_format import Pose
+
+    path = fingerspelling_dir / "bzs" / "fs-sts51c4cdd553f9811a50ea68ddb197e15e.pose"
+    raw = Pose.read(path.read_bytes())
+    assert np.asarray(raw.body.confidence)[:, 0, :33].max() > 1.0  # the file really has it
+    track = io.read_track(path)
+    assert 0.0 <= track.conf.min() and track.conf.max() == 1.0
+    io.write_track(track, tmp_path / "a.json")
+    assert_same(track, io.read_track(tmp_path / "a.json"), XY_TOL, 0.001)
+
+
 def test_fingerspelling_tracks_convert_to_json_and_back(fingerspelling_dir, tmp_path):
     for i, f in enumerate(sorted(fingerspelling_dir.rglob("*.pose"))[::150]):
         track = io.read_track(f).to_layout("canonical")
@@ -149,6 +163,7 @@ def test_json_writer_turns_nan_into_missing(tmp_path):
         (lambda d: d.__setitem__("frames", []), "has zero frames"),
         (lambda d: d.__setitem__("fps", 0), "fps: 0 is less than or equal to the minimum of 0"),
         (lambda d: d.__setitem__("fps", -3), "fps: -3 is less than or equal to the minimum of 0"),
+        (lambda d: d.__setitem__("fps", 1e300), "fps: 1e+300 is greater than the maximum of 1000"),
         (lambda d: d.__setitem__("width", 0), "width: 0 is less than the minimum of 1"),
         (lambda d: d.__setitem__("height", 20000), "height: 20000 is greater than the maximum of 16384"),
         (lambda d: d.__setitem__("width", "wide"), "width: 'wide' is not of type 'integer'"),

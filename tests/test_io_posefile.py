@@ -110,3 +110,50 @@ def test_other_names_with_the_full_count_are_placed_by_position(tmp_path):
     assert any("placed by position" in str(w.message) for w in caught)
     assert t.xy[0, H.LEFT_HAND_START + 3, 0] == 13.0 and t.xy[0, H.FACE_START + 467, 0] == 10.0 + 21 + 467
     assert (t.conf[:, H.FACE_START + 468 : H.FACE_START + 478] == 0).all()  # no iris
+
+
+def _one_point_pose(tmp_path: Path, *, fps: float = 25, size: tuple[int, int] = (200, 100), xy=(50.0, 80.0)) -> Path:
+    pose = made_pose({"POSE_LANDMARKS": ["NOSE"]}, T=2)
+    pose.header.dimensions = PoseHeaderDimensions(width=size[0], height=size[1], depth=0)
+    pose.body.fps = fps
+    pose.body.data[..., 0], pose.body.data[..., 1] = xy
+    return save(pose, tmp_path / "one.pose")
+
+
+def test_unrecorded_frame_size_is_inferred_from_the_points(tmp_path):
+    """Width/height 0 in the header used to give a 1x1 frame with points at (50, 80)."""
+    track = io.read_pose(_one_point_pose(tmp_path, size=(0, 0)))
+    assert (track.width, track.height) == (50, 80)
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        (dict(fps=1e30), "the file's fps must be > 0 and <= 1000"),
+        (dict(size=(60000, 100)), "the file's width must be in 1..16384, got 60000"),
+        (dict(xy=(1e30, 5.0)), "frame 0, point 0: coordinate"),
+    ],
+)
+def test_absurd_headers_and_values_are_refused(tmp_path, kw, message):
+    path = _one_point_pose(tmp_path, **kw)
+    with pytest.raises(InputError, match=message) as err:
+        io.read_pose(path)
+    assert err.value.path == str(path)
+
+
+def test_truncated_file_says_so(real_pose_file, tmp_path):
+    cut = tmp_path / "cut.pose"
+    cut.write_bytes(real_pose_file.read_bytes()[:5000])
+    with pytest.raises(InputError, match=r"cut.pose: not a readable .pose file \(truncated or corrupt\)$"):
+        io.read_pose(cut)
+
+
+def test_a_file_with_no_person_is_a_track_of_missing_points(tmp_path):
+    """Zero people per frame (nobody detected) raised an IndexError traceback."""
+    pose = made_pose({"POSE_LANDMARKS": ["NOSE", "LEFT_EYE"]}, T=3)
+    pose.body.data = pose.body.data[:, :0]
+    pose.body.confidence = pose.body.confidence[:, :0]
+    path = save(pose, tmp_path / "nobody.pose")
+    with pytest.warns(UserWarning, match="no person in the file; every point is missing"):
+        track = io.read_pose(path)
+    assert (track.num_frames, track.layout) == (3, "holistic") and not track.conf.any()

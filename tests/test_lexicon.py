@@ -141,6 +141,26 @@ def test_missing_index_and_missing_columns(tmp_path: Path) -> None:
         Lexicon.open(tmp_path)
 
 
+@pytest.mark.parametrize(
+    "row, fields",
+    [
+        ("a.pose,de,gsg,0,0,A,A,0,9\n", 9),  # a stray comma
+        ('a.pose,de,gsg,0,0,A,A,0\n"b.pose,de,gsg,0,0,B,B,0\n', 1),  # an unclosed quote eats the rest
+    ],
+)
+def test_rows_with_the_wrong_field_count_say_so(tmp_path: Path, row: str, fields: int) -> None:
+    """An unclosed quote used to surface as "empty signed_language" on a row that has one."""
+    (tmp_path / "index.csv").write_text(HEADER + row, encoding="utf-8")
+    with pytest.raises(InputError, match=rf"index.csv line \d has {fields} fields, the header has 8"):
+        Lexicon.open(tmp_path)
+
+
+def test_a_file_given_as_lexicon_folder(tmp_path: Path) -> None:
+    (tmp_path / "lex.csv").write_text(HEADER, encoding="utf-8")
+    with pytest.raises(InputError, match="lex.csv: is a file, not a lexicon folder"):
+        Lexicon.open(tmp_path / "lex.csv")
+
+
 def test_missing_pose_file_reported_on_lookup(tmp_path: Path) -> None:
     (tmp_path / "index.csv").write_text(HEADER + "gone.pose,de,gsg,0,0,a,A,0\n", encoding="utf-8")
     lex = Lexicon.open(tmp_path)  # opening is fine: files are read lazily
@@ -164,7 +184,7 @@ def test_unknown_gloss_lists_close_matches(small_lexicon: Path) -> None:
 
 def test_language_errors() -> None:
     lex = Lexicon.open("fs")
-    with pytest.raises(InputError, match=r"'A' exists in \d+ languages .*choose a language"):
+    with pytest.raises(InputError, match=r"^fingerspelling lexicon: gloss 'A' exists in \d+ languages .*choose a language"):
         lex.lookup("A", None)
     with pytest.raises(InputError, match="language 'xx' is not in the lexicon"):
         lex.lookup("A", "xx")

@@ -164,6 +164,10 @@ def test_fingerspell_fallback_spells_unknown_words(tmp_path: Path, real_pose_fil
 def test_spell_uses_the_alphabet_case_insensitively(fs: Lexicon) -> None:
     assert spell("Bär", "gsg", fs) == ["B", "ä", "R"]
     assert spell("STRAßE", "gsg", fs) == ["S", "T", "R", "A", "ß", "E"]
+    # a real double s stays two letters (casefold turned "ß" into "ss", spelling WASSER with ß)
+    assert spell("WASSER", "gsg", fs) == ["W", "A", "S", "S", "E", "R"]
+    assert spell("GRU\u0308SSE", "gsg", fs) == ["G", "R", "ü", "S", "S", "E"]  # decomposed umlaut
+    assert spell("STRAẞE", "gsg", fs) == ["S", "T", "R", "A", "ß", "E"]  # capital sharp s
     with pytest.raises(InputError, match="no sign for '2'"):
         spell("R2D2", "gsg", fs)
     with pytest.raises(InputError, match="no fingerspelling alphabet for 'xx'"):

@@ -117,6 +117,25 @@ def test_reading_missing_and_corrupt_files(tmp_path):
         video_info(bad)
 
 
+def test_truncated_video_is_one_message_and_nothing_on_stderr(tmp_path, capfd):
+    """decord and its libav printed up to 7 log lines on fd 2 before our one-line error."""
+    good = tmp_path / "good.mp4"
+    write_video(smooth_frames(), good, 10)
+    capfd.readouterr()
+    for name, data in (("cut.mp4", good.read_bytes()[:1500]), ("empty.mp4", b"")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(InputError, match=rf"{name}: not a readable video \(truncated, corrupt, or not a video\)$"):
+            video_info(tmp_path / name)
+    assert capfd.readouterr().err == ""
+
+
+@pytest.mark.parametrize("fps", [float("inf"), float("nan"), 0.0])
+def test_write_video_refuses_non_finite_fps(tmp_path, fps):
+    with pytest.raises(InputError, match="fps must be a finite number > 0"):
+        write_video(smooth_frames(2), tmp_path / "a.mp4", fps)
+    assert leftovers(tmp_path) == []
+
+
 @pytest.mark.parametrize("w", [16, 24])
 def test_small_widths_read_back_as_rgb(tmp_path, w):
     """decord pads rows of some small widths into extra channels; read_video undoes it."""

@@ -7,6 +7,7 @@ ffmpeg) are imported inside the command that needs them, so `signgen --help` sta
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -17,8 +18,11 @@ from rich.text import Text
 from ..errors import InputError
 from ..pose import PoseTrack, get_layout
 from ..pose import io as pose_io
+from ..pose.extract import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS  # light: mediapipe loads on use
+from ..pose.io.checks import check_fps, check_size
 
 console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 app = typer.Typer(
     help="Keypoint tracks: extract, convert, preview, build from glosses.",
@@ -38,12 +42,15 @@ def _layout_name(name: str | None, flag: str) -> str | None:
         raise InputError(f"{flag}: {e.args[0]}") from None
 
 
-def _positive(value: float | None, flag: str) -> None:
-    if value is not None and not value > 0:
-        raise InputError(f"{flag} must be > 0, got {value:g}")
+def _fps(value: float | None, flag: str) -> float | None:
+    return None if value is None else check_fps(value, flag)
 
 
-def _size(text: str | None) -> tuple[int | None, int | None]:
+def _frame_size(value: int | None, flag: str) -> int | None:
+    return None if value is None else check_size(value, flag)
+
+
+def _in_size(text: str | None) -> tuple[int | None, int | None]:
     """'210x260' -> (210, 260)."""
     if text is None:
         return None, None
@@ -51,7 +58,19 @@ def _size(text: str | None) -> tuple[int | None, int | None]:
         w, h = (int(v) for v in text.lower().split("x"))
     except ValueError:
         raise InputError(f"--in-size must look like 210x260, got {text!r}") from None
-    return w, h
+    return check_size(w, "--in-size width"), check_size(h, "--in-size height")
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library warning (several people in a file, a gap in OpenPose numbering) as one line."""
+    err_console.print(Text(f"warning: {message}"))
+
+
+@app.callback()
+def _group(ctx: typer.Context) -> None:
+    """Keypoint tracks: extract, convert, preview, build from glosses."""
+    previous, warnings.showwarning = warnings.showwarning, _show_warning
+    ctx.call_on_close(lambda: setattr(warnings, "showwarning", previous))  # in-process callers get theirs back
 
 
 def summary(verb: str, path: Path, track: PoseTrack) -> None:
@@ -75,10 +94,10 @@ def convert(
     src: Path = typer.Argument(..., metavar="IN", help=f"Input track: {_TRACK_FORMATS}."),
     out: Path = typer.Option(..., "-o", "--output", help="Output track; the format follows the extension (.pose, .json, .npy, .npz)."),
     layout: Optional[str] = typer.Option(None, "--layout", help="Convert to this layout (canonical, holistic, coco_wholebody, openpose18, openpose)."),
-    fps: Optional[float] = typer.Option(None, "--fps", help="Resample to this frame rate (linear interpolation; duration kept)."),
+    fps: Optional[float] = typer.Option(None, "--fps", help="Resample to this frame rate, at most 1000 (linear interpolation; duration kept)."),
     in_layout: Optional[str] = typer.Option(None, "--in-layout", help="Layout of the input points, when the file does not say and the point count does not tell."),
     in_fps: Optional[float] = typer.Option(None, "--in-fps", help="Frame rate of the input (OpenPose folders and .npy do not store one; default 25)."),
-    in_size: Optional[str] = typer.Option(None, "--in-size", help="Frame size of the input as WxH (default: stored, or inferred from the largest coordinate)."),
+    in_size: Optional[str] = typer.Option(None, "--in-size", help="Frame size of the input as WxH, e.g. 1280x720 (default: stored, or inferred from the largest coordinate)."),
 ) -> None:
     """Convert a keypoint track between formats, layouts and frame rates.
 
@@ -86,10 +105,10 @@ def convert(
     """
     out = pose_io.check_output_path(out)
     layout = _layout_name(layout, "--layout")
-    _positive(fps, "--fps")
-    width, height = _size(in_size)
+    _fps(fps, "--fps")
+    width, height = _in_size(in_size)
     track = pose_io.read_track(
-        src, layout=_layout_name(in_layout, "--in-layout"), fps=in_fps, width=width, height=height
+        src, layout=_layout_name(in_layout, "--in-layout"), fps=_fps(in_fps, "--in-fps"), width=width, height=height
     )
     if layout is not None and layout != track.layout:
         track = track.to_layout(layout)
@@ -100,7 +119,7 @@ def convert(
 
 @app.command("extract")
 def extract(
-    src: Path = typer.Argument(..., metavar="IN", help="An image (.png, .jpg, ...) or a video (.mp4, .webm, ...)."),
+    src: Path = typer.Argument(..., metavar="IN", help=f"An image ({', '.join(IMAGE_EXTENSIONS)}) or a video ({', '.join(VIDEO_EXTENSIONS)})."),
     out: Path = typer.Option(..., "-o", "--output", help="Output track (.pose, .json, .npy, .npz)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar for videos."),
 ) -> None:
@@ -120,24 +139,28 @@ def extract(
 def preview(
     src: Path = typer.Argument(..., metavar="IN", help=f"Input track: {_TRACK_FORMATS}."),
     out: Path = typer.Option(..., "-o", "--output", help="Output video (.mp4, .webm or .gif)."),
-    width: Optional[int] = typer.Option(None, "--width", help="Video width (default: the track's frame width)."),
-    height: Optional[int] = typer.Option(None, "--height", help="Video height (default: the track's frame height)."),
+    width: Optional[int] = typer.Option(None, "--width", help="Video width (default: the track's frame width, or kept in proportion to --height)."),
+    height: Optional[int] = typer.Option(None, "--height", help="Video height (default: the track's frame height, or kept in proportion to --width)."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Video frame rate; the track is resampled to it (default: the track's)."),
 ) -> None:
     """Draw a keypoint track as a skeleton video, to check it by eye.
+
+    The signer's right side is drawn in warm colours (red to yellow), the left in cool ones
+    (blue to violet), each finger in its own hue, the face in grey: the pose images the model sees.
 
     Example: signgen pose preview seq.json -o preview.mp4 --width 256 --height 256
     """
     from ..video import FORMATS, write_video
 
     out = pose_io.check_output_path(out, FORMATS)
-    _positive(fps, "--fps")
-    for flag, v in (("--width", width), ("--height", height)):
-        if v is not None and not 1 <= v <= pose_io.MAX_SIZE:
-            raise InputError(f"{flag} must be in 1..{pose_io.MAX_SIZE}, got {v}")
+    _fps(fps, "--fps")
+    _frame_size(width, "--width"), _frame_size(height, "--height")
     from ..pose.draw import draw_track
 
     track = _resample(pose_io.read_track(src), fps)
+    if (width is None) != (height is None):  # one side given: keep the track's aspect ratio
+        width = width or max(1, round(track.width * height / track.height))
+        height = height or max(1, round(track.height * width / track.width))
     write_video(draw_track(track, width=width, height=height), out, track.fps)
     shown = track.copy(width=width or track.width, height=height or track.height)
     summary("wrote", out, shown)
@@ -158,18 +181,22 @@ def from_glosses(
     glosses: str = typer.Argument(..., help='Glosses separated by spaces ("H A L L O"), or a seq.json gloss sequence.'),
     out: Path = typer.Option(..., "-o", "--output", help="Output track (.json, .pose, .npy, .npz)."),
     lexicon: Optional[str] = typer.Option(None, "--lexicon", help='A lexicon folder (spoken-to-signed index.csv layout) or "fingerspelling" (the default).'),
-    language: Optional[str] = typer.Option(None, "--language", help="Signed-language code, e.g. gsg, ase, bfi."),
-    fps: float = typer.Option(25.0, "--fps", help="Frame rate of the track."),
+    language: Optional[str] = typer.Option(None, "--language", help="Signed-language code, e.g. gsg (German), ase (American), fsl (Filipino); needed when the lexicon has several."),
+    fps: float = typer.Option(25.0, "--fps", help="Frame rate of the track (at most 1000)."),
     fingerspell_unknown: bool = typer.Option(False, "--fingerspell-unknown", help="Spell glosses the lexicon lacks, letter by letter."),
-    width: int = typer.Option(512, "--width", help="Frame width of the track."),
+    width: int = typer.Option(512, "--width", help="Frame width of the track; the signer is placed and scaled to fit it."),
     height: int = typer.Option(512, "--height", help="Frame height of the track."),
 ) -> None:
     """Build one continuous keypoint track from glosses, by looking them up in a lexicon.
 
+    The result is in the 128-point canonical layout, with smooth transitions between signs
+    and the gloss of every frame range stored with the track (.json and .npz keep it).
+
     Example: signgen pose from-glosses "H A L L O" --lexicon fingerspelling --language gsg -o hallo.json
     """
     out = pose_io.check_output_path(out)
-    _positive(fps, "--fps")
+    _fps(fps, "--fps")
+    _frame_size(width, "--width"), _frame_size(height, "--height")
     items: list[str] = glosses.split()
     path = Path(glosses)
     if path.suffix.lower() == ".json" and len(items) == 1:

@@ -142,13 +142,16 @@ def draw_pose(
     return img
 
 
-def draw_track(track: PoseTrack, width: int | None = None, height: int | None = None) -> Iterator[np.ndarray]:
+def draw_track(
+    track: PoseTrack, width: int | None = None, height: int | None = None, *, threshold: float = 0.0
+) -> Iterator[np.ndarray]:
     """Draw a track frame by frame (a generator: one image in memory at a time).
 
     Output size defaults to the track's frame size; other sizes rescale the coordinates.
+    `threshold` is `draw_pose`'s: points with conf <= it are not drawn.
     """
     t = track.canonical()
     w = int(width) if width is not None else t.width
     h = int(height) if height is not None else t.height
     for i in range(t.num_frames):
-        yield draw_pose(t.xy[i], t.conf[i], w, h, scale_from=(t.width, t.height))
+        yield draw_pose(t.xy[i], t.conf[i], w, h, scale_from=(t.width, t.height), threshold=threshold)

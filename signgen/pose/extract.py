@@ -31,7 +31,7 @@ first use, and fail with an `InputError` here when that is impossible.
 
 from __future__ import annotations
 
-import re
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -163,18 +163,31 @@ def extract_image(image: np.ndarray | str | Path, *, model_complexity: int = 1) 
         image = read_image(path)
     rgb = _as_rgb(image, path)
     height, width = rgb.shape[:2]
-    with _holistic(True, model_complexity) as model:
+    from ..video import native_stderr_silenced  # MediaPipe's C++ logs a dozen lines at start-up
+
+    with native_stderr_silenced(), _holistic(True, model_complexity) as model:
         xy, conf, z = _frame_arrays(model.process(rgb), width, height)
     meta: dict[str, Any] = {"z": z[None], "extractor": "mediapipe-holistic"}
     if path is not None:
         meta["source"] = str(path)
+    _warn_if_empty(conf[None], path)
     return PoseTrack(
         xy=xy[None], conf=conf[None], fps=IMAGE_FPS, width=width, height=height,
         layout="holistic", meta=meta,
     )
 
 
-def _progress_bar(enabled: bool):
+def _warn_if_empty(conf: np.ndarray, path: Path | None) -> None:
+    """Say when MediaPipe found nobody: a silent all-missing track looks like a success."""
+    empty = int((~(conf > 0).any(axis=1)).sum())
+    if empty:
+        where = f"{path}: " if path is not None else ""
+        what = "the image" if len(conf) == 1 else f"{empty} of {len(conf)} frames"
+        tail = "every point is missing" if empty == len(conf) else "their points are missing"
+        warnings.warn(f"{where}no person found in {what}; {tail}", stacklevel=3)
+
+
+def _progress_bar(enabled: bool, stream):
     """A rich progress bar on stderr (stdout stays clean for piping); a no-op when disabled."""
     from rich.console import Console
     from rich.progress import (
@@ -184,23 +197,15 @@ def _progress_bar(enabled: bool):
     return Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True), disable=not enabled, transient=False,
+        console=Console(file=stream), disable=not enabled, transient=False,
     )
 
 
 def _open_video(path: Path):
-    import decord
+    from ..video import open_decord
 
     _check_file(path)
-    try:
-        reader = decord.VideoReader(str(path), ctx=decord.cpu(0))
-    except Exception as e:  # decord raises DECORDError / RuntimeError on anything undecodable
-        text = " ".join(str(e).split())
-        if "cannot find video stream" in text:  # what ffmpeg leaves when no frame was written
-            raise InputError("the video has no frames (no video stream)", path) from None
-        # decord prefixes "[hh:mm:ss] src/file.cc:NN: " and may append a stack trace
-        msg = re.sub(r"^\[[\d:]+\]\s*\S+:\d+:\s*", "", text).split(" Stack trace")[0][:200]
-        raise InputError(f"not a readable video ({msg or type(e).__name__})", path) from None
+    reader = open_decord(path)
     if len(reader) == 0:
         raise InputError("the video has no frames", path)
     return reader
@@ -230,7 +235,13 @@ def extract_video(
     xy = np.zeros((total, NUM_KEYPOINTS, 2), dtype=np.float32)
     conf = np.zeros((total, NUM_KEYPOINTS), dtype=np.float32)
     z = np.zeros((total, NUM_KEYPOINTS), dtype=np.float32)
-    with _holistic(False, model_complexity) as model, _progress_bar(progress) as bar:
+    from ..video import native_stderr_silenced  # MediaPipe's C++ logs a dozen lines at start-up
+
+    with (
+        native_stderr_silenced() as stderr,
+        _holistic(False, model_complexity) as model,
+        _progress_bar(progress, stderr) as bar,
+    ):
         task = bar.add_task(f"keypoints {path.name}", total=total)
         for start in range(0, total, int(batch_size)):
             indices = list(range(start, min(start + int(batch_size), total)))
@@ -246,6 +257,7 @@ def extract_video(
                 )
                 bar.advance(task)
             del frames
+    _warn_if_empty(conf, path)
     return PoseTrack(
         xy=xy, conf=conf, fps=fps, width=width, height=height, layout="holistic",
         meta={"z": z, "source": str(path), "extractor": "mediapipe-holistic"},

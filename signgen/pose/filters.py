@@ -16,6 +16,7 @@ import numpy as np
 from scipy.signal import butter, filtfilt, savgol_filter
 
 from ..errors import InputError
+from .io.checks import check_fps
 from .track import PoseTrack, shift_segments
 
 # Confidence given to a filled point: this factor times the smaller neighbouring confidence,
@@ -157,8 +158,7 @@ def resample(track: PoseTrack, fps: float) -> PoseTrack:
     is missing in the output when it is missing in either of those frames (when s falls on
     a frame, only that frame counts). Depth in `meta["z"]` is resampled alike.
     """
-    if not fps > 0:
-        raise InputError(f"fps must be > 0, got {fps}")
+    fps = check_fps(fps)
     T = track.num_frames
     n = max(1, int(round(T * fps / track.fps)))
     s = np.minimum(np.arange(n) * (track.fps / fps), T - 1)

@@ -38,8 +38,11 @@ def builtin_dir(name: str = "fingerspelling") -> Path:
 
 
 def gloss_key(gloss: str) -> str:
-    """Lookup key of a gloss: NFC + casefold, so "ä" == "Ä" and composed == decomposed umlauts."""
-    return unicodedata.normalize("NFC", gloss.strip()).casefold()
+    """Lookup key of a gloss: NFC + lower case, so "ä" == "Ä" and composed == decomposed umlauts.
+
+    Not `casefold`: it turns "ß" into "ss", so a word with a real double s ("WASSER") would be
+    fingerspelled with the letter ß, and the gloss "SS" would find the sign for ß."""
+    return unicodedata.normalize("NFC", gloss.strip()).lower()
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class Lexicon:
     def __init__(self, folder: Path, entries: list[LexiconEntry], name: str | None = None) -> None:
         self.folder = Path(folder)
         self.name = name or str(folder)
+        # what error messages name: the built-in one by its name, not its site-packages path
+        self.where = "fingerspelling lexicon" if self.name in BUILTIN else str(self.folder)
         self.entries = entries
         self._index: dict[str, dict[str, list[LexiconEntry]]] = {}
         for e in entries:
@@ -104,7 +109,8 @@ class Lexicon:
         else:
             folder, name = Path(name_or_dir), str(name_or_dir)
         if not folder.is_dir():
-            raise InputError("no such lexicon folder (built-in lexicons: fingerspelling)", folder)
+            problem = "is a file, not a lexicon folder" if folder.exists() else "no such lexicon folder"
+            raise InputError(f"{problem} (built-in lexicons: fingerspelling)", folder)
         index = folder / "index.csv"
         if not index.is_file():
             raise InputError("lexicon folder has no index.csv", folder)
@@ -131,22 +137,23 @@ class Lexicon:
         """The row `lookup` would use: lowest priority, then exact case, then first in the file."""
         key = gloss_key(gloss)
         if not key:
-            raise InputError("empty gloss", self.folder)
+            raise InputError("empty gloss", self.where)
         if language is None:
             found = [lang for lang in self.languages() if key in self._index[lang]]
             if len(found) > 1:
                 raise InputError(
-                    f"gloss {gloss!r} exists in {len(found)} languages ({', '.join(found[:8])}); choose a language",
-                    self.folder,
+                    f"gloss {gloss!r} exists in {len(found)} languages ({', '.join(found[:8])}); choose a language "
+                    "(--language)",
+                    self.where,
                 )
             if not found:
                 langs = self.languages()
-                raise InputError(self._unknown_message(gloss, langs[0] if len(langs) == 1 else None), self.folder)
+                raise InputError(self._unknown_message(gloss, langs[0] if len(langs) == 1 else None), self.where)
             language = found[0]
         self._check_language(language)
         rows = self._index[language].get(key)
         if not rows:
-            raise InputError(self._unknown_message(gloss, language), self.folder)
+            raise InputError(self._unknown_message(gloss, language), self.where)
         exact = unicodedata.normalize("NFC", gloss.strip())
         order = {id(e): i for i, e in enumerate(rows)}
         return min(rows, key=lambda e: (e.priority, e.glosses != exact and e.words != exact, order[id(e)]))
@@ -193,7 +200,7 @@ class Lexicon:
         if language not in self._index:
             raise InputError(
                 f"language {language!r} is not in the lexicon (has: {', '.join(self.languages()) or 'none'})",
-                self.folder,
+                self.where,
             )
 
 
@@ -224,6 +231,12 @@ def _read_index(index: Path, folder: Path) -> list[LexiconEntry]:
     entries = []
     for row in reader:
         where = f"index.csv line {reader.line_num}"
+        extra, short = None in row, any(v is None for k, v in row.items() if k is not None)
+        if extra or short:  # csv would shift or blank the columns; say so instead
+            n = len(header) + (len(row[None]) if extra else 0) - sum(v is None for v in row.values())
+            raise InputError(
+                f"{where} has {n} fields, the header has {len(header)} (a stray comma or an unclosed quote?)", index
+            )
         rel = (row.get("path") or "").strip()
         where_g = f"{where} (gloss {(row.get('glosses') or '').strip()!r})"
         _check_inside(folder, rel, where_g, index)

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import InputError
 from .filters import fill_gaps, lowpass, resample
+from .io.checks import check_fps, check_size
 from .layouts import canonical as C
 from .lexicon import Lexicon, gloss_key
 from .retarget import body_frame
@@ -242,6 +243,18 @@ def spell(word: str, language: str, fingerspelling: Lexicon | None = None) -> li
     return out
 
 
+def _with_spelling_hint(error: InputError, gloss: str, language: str, fs_lex: Lexicon) -> InputError:
+    """The unknown-gloss error, plus the way out when the word can be fingerspelled."""
+    try:
+        letters = spell(gloss, language, fs_lex)
+    except InputError:
+        return error
+    message = str(error)[len(error.path) + 2 :] if error.path else str(error)
+    return InputError(
+        f"{message}; --fingerspell-unknown (fingerspell_unknown=True) spells it as {'-'.join(letters)}", error.path
+    )
+
+
 def glosses_to_track(
     glosses: str | Sequence[str],
     lexicon: str | Lexicon,
@@ -264,8 +277,8 @@ def glosses_to_track(
     `meta["clips"]` holds the lexicon clips' own ranges (letters for spelled words).
     `trim=False` keeps every clip whole: no idle trimming, no seam search.
     """
-    if not (fps > 0):
-        raise InputError(f"fps must be > 0, got {fps}")
+    fps = check_fps(fps)
+    width, height = check_size(width, "width"), check_size(height, "height")
     if transition_frames < 0:
         raise InputError(f"transition_frames must be >= 0, got {transition_frames}")
     items = as_gloss_list(glosses)
@@ -281,10 +294,12 @@ def glosses_to_track(
     for gi, gloss in enumerate(items):
         try:
             parts = [(gloss, lex.lookup(gloss, language))]  # unknown: raises with close matches
-        except InputError:
-            if not fingerspell_unknown or language is None or lex.has(gloss, language):
+        except InputError as e:
+            if language is None or lex.has(gloss, language):
                 raise  # not an unknown gloss (ambiguous language, missing file, ...)
             fs_lex = fs_lex or (lex if lex.name in ("fingerspelling", "fs") else Lexicon.open("fingerspelling"))
+            if not fingerspell_unknown:
+                raise _with_spelling_hint(e, gloss, language, fs_lex) from None
             parts = [(ch, fs_lex.lookup(ch, language)) for ch in spell(gloss, language, fs_lex)]
         for pi, (label, raw) in enumerate(parts):
             if clips:

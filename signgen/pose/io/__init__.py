@@ -44,7 +44,8 @@ def check_output_path(path: str | Path, suffixes: tuple[str, ...] = TRACK_SUFFIX
     if path.is_dir():
         raise InputError("is a folder; give a file name", path)
     if not path.parent.is_dir():
-        raise InputError(f"output folder {str(path.parent)!r} does not exist", path)
+        problem = "is a file, not a folder" if path.parent.exists() else "does not exist"
+        raise InputError(f"output folder {str(path.parent)!r} {problem}", path)
     return path
 
 
@@ -77,11 +78,15 @@ def read_track(
                 "`signgen pose from-glosses` (signgen.pose.lexicon.glosses_to_track)", path,
             )
     else:
-        raise InputError(f"unknown track format {suffix or '(no extension)'!r}; supported: {_SUPPORTED}", path)
+        from ..extract import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+
+        media = suffix in IMAGE_EXTENSIONS + VIDEO_EXTENSIONS
+        hint = "; to get keypoints from an image or a video, run `signgen pose extract`" if media else ""
+        raise InputError(f"unknown track format {suffix or '(no extension)'!r}; supported: {_SUPPORTED}{hint}", path)
     if layout is not None and layout != track.layout:
         raise InputError(
-            f"the file holds layout {track.layout}, but layout {layout} was given "
-            "(to convert, read it and call track.to_layout)", path,
+            f"the file holds layout {track.layout}, but layout {layout} was given as its layout "
+            "(to convert it, use --layout / track.to_layout)", path,
         )
     changes = {k: v for k, v in (("fps", fps), ("width", width), ("height", height)) if v is not None}
     return track.copy(**changes) if changes else track

@@ -17,19 +17,36 @@ from ..track import PoseTrack
 
 MAX_SIZE = 16384
 """Largest frame width/height accepted; beyond it a size is a unit mix-up, not a video."""
+MAX_FPS = 1000.0
+"""Highest frame rate accepted. No signing video is filmed faster; beyond it an fps is a unit
+mix-up (frames per millisecond, a frame count), and resampling to it would fill memory."""
 MAX_COORD = 1e6
 HOLISTIC_NO_IRIS = len(holistic.NAMES) - 10  # 543: a 468-point face mesh, as older tools write it
+
+
+def check_fps(fps: float, name: str = "fps", path: Path | None = None) -> float:
+    """`fps` as a float, or an InputError unless it is a finite number in (0, MAX_FPS]."""
+    if not (math.isfinite(fps) and 0 < fps <= MAX_FPS):
+        raise InputError(f"{name} must be > 0 and <= {MAX_FPS:g}, got {fps:g}", path)
+    return float(fps)
+
+
+def check_size(value: int, name: str, path: Path | None = None) -> int:
+    """A frame width/height, or an InputError unless it is in 1..MAX_SIZE."""
+    if not 1 <= value <= MAX_SIZE:
+        raise InputError(f"{name} must be in 1..{MAX_SIZE}, got {value}", path)
+    return int(value)
 
 
 def check_args(
     layout: str | None, fps: float | None, width: int | None, height: int | None, path: Path | None = None
 ) -> str | None:
     """Validate the optional overrides a caller passes to a reader; return the layout's real name."""
-    if fps is not None and not (math.isfinite(fps) and fps > 0):
-        raise InputError(f"fps must be > 0, got {fps}", path)
+    if fps is not None:
+        check_fps(fps, "fps", path)
     for name, v in (("width", width), ("height", height)):
-        if v is not None and not (1 <= v <= MAX_SIZE):
-            raise InputError(f"{name} must be in 1..{MAX_SIZE}, got {v}", path)
+        if v is not None:
+            check_size(v, name, path)
     if layout is None:
         return None
     try:
@@ -75,15 +92,19 @@ def infer_size(xy: np.ndarray, conf: np.ndarray, axis: int, name: str, path: Pat
     return size
 
 
-def arrays_to_track(
-    xy: np.ndarray, conf: np.ndarray, path: Path, *, layout: str | None, fps: float | None,
-    width: int | None, height: int | None, meta: dict | None = None,
-) -> PoseTrack:
-    """Shared tail of the array readers: checks, layout, missing points, size inference."""
+def clean_points(
+    xy: np.ndarray, conf: np.ndarray, path: Path, *, clip_conf: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Checked float64 copies of [T, K, 2] points and [T, K] confidences: NaN/inf coordinates
+    become missing points, absurd coordinates and (unless `clip_conf`) confidences outside
+    [0, 1] are refused. `clip_conf` is for .pose files, where MediaPipe's raw visibility
+    strays a little outside [0, 1] (-0.02..1.06 in the spoken-to-signed lexicon)."""
     xy = np.asarray(xy, dtype=np.float64)
     conf = np.asarray(conf, dtype=np.float64)
     if xy.shape[0] == 0:
         raise InputError("has zero frames", path)
+    if clip_conf:
+        conf = np.clip(np.nan_to_num(conf, nan=0.0, posinf=0.0, neginf=0.0), 0.0, 1.0)
     if not np.isfinite(conf).all():
         t, k = np.argwhere(~np.isfinite(conf))[0]
         raise InputError(f"frame {t}, point {k}: confidence is {conf[t, k]}", path)
@@ -92,12 +113,22 @@ def arrays_to_track(
         t, k = np.argwhere(bad)[0]
         raise InputError(f"frame {t}, point {k}: confidence {conf[t, k]:g} is outside [0, 1]", path)
     finite = np.isfinite(xy).all(axis=-1)
-    conf = np.where(finite, conf, 0.0)  # NaN/inf coordinates in arrays mean "missing"
+    conf = np.where(finite, conf, 0.0)  # NaN/inf coordinates mean "missing"
     xy = np.where(finite[..., None], xy, 0.0)
     big = (np.abs(xy) > MAX_COORD).any(axis=-1) & (conf > 0)
     if big.any():
         t, k = np.argwhere(big)[0]
         raise InputError(f"frame {t}, point {k}: coordinate {xy[t, k].tolist()} is absurdly large", path)
+    return xy, conf
+
+
+def arrays_to_track(
+    xy: np.ndarray, conf: np.ndarray, path: Path, *, layout: str | None, fps: float | None,
+    width: int | None, height: int | None, meta: dict | None = None,
+) -> PoseTrack:
+    """Shared tail of the array readers: checks, layout, missing points, size inference."""
+    xy, conf = clean_points(xy, conf, path)
+    fps = 25.0 if fps is None else check_fps(fps, "fps", path)
     name = layout_for(xy.shape[1], layout, path)
     xy, conf = xy.astype(np.float32), conf.astype(np.float32)
     if name == "holistic" and xy.shape[1] == HOLISTIC_NO_IRIS:
@@ -105,4 +136,4 @@ def arrays_to_track(
     width = width if width is not None else infer_size(xy, conf, 0, "width", path)
     height = height if height is not None else infer_size(xy, conf, 1, "height", path)
     meta = {"source": str(path), **(meta or {})}
-    return PoseTrack(xy=xy, conf=conf, fps=fps or 25.0, width=width, height=height, layout=name, meta=meta)
+    return PoseTrack(xy=xy, conf=conf, fps=fps, width=width, height=height, layout=name, meta=meta)

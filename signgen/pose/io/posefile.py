@@ -9,6 +9,7 @@ face-contour points) land on the right keypoints. Our other layouts are written 
 from __future__ import annotations
 
 import io as _io
+import struct
 import warnings
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from ...errors import InputError
 from .. import skeleton
 from ..layouts import holistic
 from ..track import PoseTrack
+from .checks import check_fps, check_size, clean_points, infer_size
 from .files import atomic_write_bytes
 
 # Our non-holistic layouts go into a .pose file as one component named like this.
@@ -108,6 +110,8 @@ def read_pose(path: str | Path) -> PoseTrack:
         raise InputError(f"cannot read pose file ({e.strerror})", path) from None
     try:
         pose = Pose.read(raw)
+    except struct.error:  # pose-format reads past the end of a cut-off file
+        raise InputError("not a readable .pose file (truncated or corrupt)", path) from None
     except Exception as e:  # pose-format raises assorted errors on corrupt input
         raise InputError(f"not a readable .pose file ({type(e).__name__}: {e})", path) from None
 
@@ -117,21 +121,23 @@ def read_pose(path: str | Path) -> PoseTrack:
     conf = np.asarray(pose.body.confidence, dtype=np.float32)  # [T, P, K]
     if arr.ndim != 4 or arr.shape[0] == 0:
         raise InputError("the .pose file has no frames", path)
+    if arr.shape[1] == 0:  # nobody was detected in the whole video: a track of missing points
+        warnings.warn(f"{path}: no person in the file; every point is missing", stacklevel=2)
+        arr = np.zeros((arr.shape[0], 1, *arr.shape[2:]), np.float32)
+        conf = np.zeros(arr.shape[:3], np.float32)
+        mask = np.ones(arr.shape, bool)
     if arr.shape[1] > 1:
         warnings.warn(f"{path}: {arr.shape[1]} people in the file; using the first", stacklevel=2)
     arr, conf, mask = arr[:, 0], conf[:, 0], mask[:, 0]
-    conf = np.where(mask.any(axis=-1), 0.0, conf).astype(np.float32)
-    conf = np.where(np.isfinite(arr).all(axis=-1), conf, 0.0).astype(np.float32)
-    arr = np.nan_to_num(arr, nan=0.0, posinf=0.0, neginf=0.0)
+    conf = np.where(mask.any(axis=-1), 0.0, conf)
+    xy, conf = clean_points(arr[..., :2], conf, path, clip_conf=True)
+    z = None if arr.shape[-1] <= 2 else np.where(conf > 0, np.nan_to_num(arr[..., 2]), 0.0)
 
     names = [c.name for c in pose.header.components]
-    dims = pose.header.dimensions
-    width, height = int(dims.width) or 1, int(dims.height) or 1
-    fps = float(pose.body.fps) if pose.body.fps and pose.body.fps > 0 else 25.0
-    z = arr[..., 2] if arr.shape[-1] > 2 else None
+    fps = check_fps(float(pose.body.fps), "the file's fps", path) if pose.body.fps else 25.0
     if any(n in _COMPONENT_NAMES for n in names):
-        targets = _holistic_targets(pose.header, arr.shape[1], path)
-        xy, c = _place(arr[..., :2], targets), _place(conf, targets)
+        targets = _holistic_targets(pose.header, xy.shape[1], path)
+        xy, conf = _place(xy, targets), _place(conf, targets)
         z = None if z is None else _place(z, targets)
         layout = "holistic"
     elif len(names) == 1 and names[0].startswith(_COMPONENT_PREFIX):
@@ -140,15 +146,18 @@ def read_pose(path: str | Path) -> PoseTrack:
             skeleton.get_layout(layout)
         except KeyError:
             raise InputError(f"unknown signgen layout {layout!r} in the file", path) from None
-        xy, c = arr[..., :2], conf
     else:
         raise InputError(
-            f"unsupported .pose components {names}; expected MediaPipe Holistic landmarks", path
+            f"unsupported .pose components {names}; expected MediaPipe Holistic landmarks "
+            "(for other keypoints, convert them to .npz or signgen JSON)", path,
         )
+    dims = pose.header.dimensions  # 0 = not recorded: inferred from the points, as for .npy
+    width = check_size(int(dims.width), "the file's width", path) if dims.width else infer_size(xy, conf, 0, "width", path)
+    height = check_size(int(dims.height), "the file's height", path) if dims.height else infer_size(xy, conf, 1, "height", path)
     meta = {"source": str(path)}
     if z is not None:
         meta["z"] = z.astype(np.float32)
-    return PoseTrack(xy=xy, conf=c, fps=fps, width=width, height=height, layout=layout, meta=meta)
+    return PoseTrack(xy=xy, conf=conf, fps=fps, width=width, height=height, layout=layout, meta=meta)
 
 
 def write_pose(track: PoseTrack, path: str | Path) -> None:
