@@ -27,7 +27,7 @@ def child(frames: int, steps: int, bundle_dir: str) -> dict:
     import torch
 
     from signgen.pose.track import PoseTrack
-    from signgen.render.pipeline import Renderer, Settings
+    from signgen.rendering.pipeline import Renderer, Settings
     from signgen.video import write_video
 
     torch.set_num_threads(1)
@@ -61,7 +61,7 @@ def main() -> None:
     if args.child is not None:
         print(json.dumps(child(args.child, args.steps, args.bundle)))
         return
-    from signgen.render.random_bundle import random_bundle
+    from signgen.rendering.random_bundle import random_bundle
 
     results = []
     with tempfile.TemporaryDirectory() as tmp:

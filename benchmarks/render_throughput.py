@@ -22,9 +22,9 @@ import torch
 
 from signgen.pose.draw import draw_pose
 from signgen.pose.track import PoseTrack
-from signgen.render.guidance import combine_guidance
-from signgen.render.pipeline import Renderer, Settings
-from signgen.render.random_bundle import random_bundle
+from signgen.rendering.guidance import combine_guidance
+from signgen.rendering.pipeline import Renderer, Settings
+from signgen.rendering.random_bundle import random_bundle
 
 
 def _track(n: int, w: int, h: int) -> PoseTrack:

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from signgen.eval import temporal
-from signgen.render.pipeline import Renderer, Settings
-from signgen.render.random_bundle import random_bundle
+from signgen.rendering.pipeline import Renderer, Settings
+from signgen.rendering.random_bundle import random_bundle
 
 SIZE = 64
 

@@ -1,8 +1,23 @@
-"""signgen: a signer's picture plus a motion becomes a video of that signer signing (FPDM)."""
+"""signgen: a signer's picture plus a motion becomes a video of that signer signing (FPDM).
+
+`signgen.render(...)` (a video) and `signgen.synthesize(...)` (pictures) are the Python API
+(`signgen.api`); they load torch only when first called, so `import signgen` stays light.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 try:
     __version__ = version("signgen")
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+local"
+
+__all__ = ["__version__", "render", "synthesize"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("render", "synthesize"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'signgen' has no attribute {name!r}")

@@ -108,7 +108,7 @@ def _check_output(output: str | Path, suffixes: tuple[str, ...]) -> Path:
 
 
 def render_settings(**kw: Any):
-    from .render.pipeline import Settings
+    from .rendering.pipeline import Settings
 
     s = Settings(**{k: v for k, v in kw.items() if v is not None})
     s.check()
@@ -174,11 +174,11 @@ def render(
     appearance from flickering. `side_by_side` gives source | pose | result, 3x as wide. The
     same seed gives the same frames on the same device. `progress` shows a rich bar on stderr
     while writing `output` (the iterator form shows none). `renderer` reuses a loaded
-    `signgen.render.pipeline.Renderer` (then `model`/`device` are ignored).
+    `signgen.rendering.pipeline.Renderer` (then `model`/`device` are ignored).
     """
     from .models.device import pick_device
-    from .render.pipeline import Renderer, resolve_model
-    from .render.sampler import NOISE_MODES
+    from .rendering.pipeline import Renderer, resolve_model
+    from .rendering.sampler import NOISE_MODES
     from .video import FORMATS
 
     out = _check_output(output, FORMATS) if output is not None else None
@@ -201,7 +201,7 @@ def render(
             yield from result
             return
         from .pose.draw import draw_pose
-        from .render.pipeline import side_by_side as compose
+        from .rendering.pipeline import side_by_side as compose
 
         for t, frame in enumerate(result):
             drawn = draw_pose(track.xy[t], track.conf[t], track.width, track.height)
@@ -258,7 +258,7 @@ def synthesize(
     out-1.png, ... (each atomically). Returns the pictures (RGB uint8, the source's size).
     """
     from .models.device import pick_device
-    from .render.pipeline import Renderer, resolve_model
+    from .rendering.pipeline import Renderer, resolve_model
 
     if int(num_samples) != num_samples or num_samples < 1:
         raise InputError(f"--num-samples must be a whole number >= 1, got {num_samples}")

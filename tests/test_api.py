@@ -14,7 +14,7 @@ from signgen.pose.track import PoseTrack
 
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory) -> Path:
-    from signgen.render.random_bundle import random_bundle
+    from signgen.rendering.random_bundle import random_bundle
 
     return random_bundle(tmp_path_factory.getbasetemp() / "tiny-bundle", steps=2)
 
@@ -31,7 +31,7 @@ def test_render_to_file_returns_the_path_and_iterator_otherwise(bundle, tmp_path
     import torch
 
     torch.set_num_threads(1)
-    from signgen.render.pipeline import Renderer
+    from signgen.rendering.pipeline import Renderer
 
     r = Renderer.load(bundle, "cpu")
     out = api.render(PICTURE, _track(), output=tmp_path / "v.mp4", renderer=r, retarget=False, progress=False)
@@ -69,3 +69,10 @@ def test_load_motion_resamples_and_refuses_invisible_tracks():
 def test_sample_paths():
     assert api.sample_paths("a/out.png", 1) == [Path("a/out.png")]
     assert api.sample_paths("a/out.png", 2) == [Path("a/out-0.png"), Path("a/out-1.png")]
+
+
+def test_top_level_api_is_the_library_api():
+    import signgen
+    import signgen.rendering.pipeline  # noqa: F401  (importing the subpackage must not shadow the function)
+
+    assert signgen.render is api.render and signgen.synthesize is api.synthesize

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from signgen.render.guidance import GuidedDenoiser, combine_guidance
+from signgen.rendering.guidance import GuidedDenoiser, combine_guidance
 
 
 def three(seed: int = 0):
@@ -53,7 +53,7 @@ def test_guided_sampling_extrapolates_toward_the_full_condition():
     outputs, so the guided video lands on mu_u + w (mu_full - mu_u), frame by frame."""
     from diffusers import DDIMScheduler
 
-    from signgen.render.sampler import sample_video
+    from signgen.rendering.sampler import sample_video
 
     sched = DDIMScheduler(clip_sample=False)
     abar = sched.alphas_cumprod

@@ -24,7 +24,7 @@ def _one_thread():
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory) -> Path:
     """One tiny random bundle per test session (folder reused by every render test module)."""
-    from signgen.render.random_bundle import random_bundle
+    from signgen.rendering.random_bundle import random_bundle
 
     return random_bundle(tmp_path_factory.getbasetemp() / "tiny-bundle", steps=2)
 
@@ -200,7 +200,7 @@ def test_model_folder_not_a_bundle(cli, source, motion, tmp_path):
 
 
 def test_no_default_model_is_a_clear_error(cli, source, motion, tmp_path, monkeypatch):
-    import signgen.render.pipeline as pipeline
+    import signgen.rendering.pipeline as pipeline
 
     monkeypatch.setattr(pipeline, "DEFAULT_MODEL", tmp_path / "default-model")
     out = tmp_path / "out.mp4"

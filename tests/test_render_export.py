@@ -11,7 +11,7 @@ from PIL import Image
 
 from signgen.data.prepared import Clip, Pair, PreparedDataset
 from signgen.pose.io import read_track
-from signgen.render import export as ex
+from signgen.rendering import export as ex
 
 CLIPS = {"c1": 3, "c2": 4, "c3": 3}
 
@@ -28,7 +28,7 @@ def _one_thread():
 
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory) -> Path:
-    from signgen.render.random_bundle import random_bundle
+    from signgen.rendering.random_bundle import random_bundle
 
     return random_bundle(tmp_path_factory.getbasetemp() / "tiny-bundle", steps=2)
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from signgen.pose.track import PoseTrack
-from signgen.render.geometry import Fit
-from signgen.render.pipeline import Renderer, Settings, _PoseConditions
+from signgen.rendering.geometry import Fit
+from signgen.rendering.pipeline import Renderer, Settings, _PoseConditions
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +24,7 @@ def _one_thread():
 
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory) -> Path:
-    from signgen.render.random_bundle import random_bundle
+    from signgen.rendering.random_bundle import random_bundle
 
     return random_bundle(tmp_path_factory.getbasetemp() / "tiny-bundle", steps=2)
 
@@ -163,7 +163,7 @@ def test_letterbox_bundle_keeps_the_pictures_size(renderer):
 
 def test_two_branch_guidance_equals_fpdm_three_branch(renderer):
     """With one weight, eps_u + w(eps_sp - eps_u) + w(eps_full - eps_sp) needs no src+pose branch."""
-    from signgen.render.guidance import combine_guidance
+    from signgen.rendering.guidance import combine_guidance
 
     stage2 = renderer.bundle.stage2
     g = torch.Generator().manual_seed(0)

@@ -15,7 +15,7 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
 from signgen.errors import InputError
-from signgen.render.sampler import (
+from signgen.rendering.sampler import (
     FrameNoise,
     _mixed_coefficients,
     make_noise,

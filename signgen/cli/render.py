@@ -110,8 +110,8 @@ def export(
 ) -> None:
     """Render a test protocol for evaluation: one video + per-frame PNGs per clip; resumable, shardable."""
     from ..api import render_settings
-    from ..render import export as ex
-    from ..render.pipeline import Renderer, resolve_model
+    from ..rendering import export as ex
+    from ..rendering.pipeline import Renderer, resolve_model
 
     if (prepared is None) == (jobs is None):
         raise InputError("give either PREPARED or --jobs FILE")

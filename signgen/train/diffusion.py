@@ -85,7 +85,7 @@ def preview(stage2: nn.Module, vae: nn.Module, scheduler_config: dict, fusion: t
     """A few DDIM steps with FPDM's three-branch guidance: images [B, 3, H, W] in [0, 1]."""
     from diffusers import DDIMScheduler
 
-    from ..render.guidance import combine_guidance
+    from ..rendering.guidance import combine_guidance
 
     sched = DDIMScheduler.from_config(scheduler_config)
     sched.set_timesteps(steps)
