@@ -7,6 +7,7 @@ Every subcommand group lives in its own module here. Errors the user can fix
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Optional
 
 import typer
@@ -54,9 +55,16 @@ def _root(
     """signgen: pose-guided sign-language video generation (FPDM)."""
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A library warning (several people in a file, nobody in a picture) as one line."""
+    err_console.print(f"warning: {escape(str(message))}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turn user errors into one line and exit code 2."""
     args = sys.argv[1:] if argv is None else list(argv)
+    previous = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
         result = app(args=args, prog_name="signgen", standalone_mode=False)
         code = result if isinstance(result, int) else 0
@@ -80,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     except FileNotFoundError as e:
         err_console.print(f"[bold red]error:[/] {escape(str(e.filename))}: no such file")
         code = 2
+    finally:
+        warnings.showwarning = previous  # in-process callers get theirs back
     if argv is None:
         sys.exit(code)
     return code

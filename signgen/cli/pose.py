@@ -7,7 +7,6 @@ ffmpeg) are imported inside the command that needs them, so `signgen --help` sta
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import Optional
 
@@ -59,18 +58,6 @@ def _in_size(text: str | None) -> tuple[int | None, int | None]:
     except ValueError:
         raise InputError(f"--in-size must look like 210x260, got {text!r}") from None
     return check_size(w, "--in-size width"), check_size(h, "--in-size height")
-
-
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """A library warning (several people in a file, a gap in OpenPose numbering) as one line."""
-    err_console.print(Text(f"warning: {message}"))
-
-
-@app.callback()
-def _group(ctx: typer.Context) -> None:
-    """Keypoint tracks: extract, convert, preview, build from glosses."""
-    previous, warnings.showwarning = warnings.showwarning, _show_warning
-    ctx.call_on_close(lambda: setattr(warnings, "showwarning", previous))  # in-process callers get theirs back
 
 
 def summary(verb: str, path: Path, track: PoseTrack) -> None:
