@@ -7,7 +7,9 @@ output files appear only when complete. The CLI commands are thin wrappers aroun
 
 from __future__ import annotations
 
+
 import io
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -58,7 +60,8 @@ def load_motion(
         if where.is_file() and where.suffix.lower() in _VIDEO_INPUTS:
             from .pose.extract import extract_video
 
-            poses = extract_video(where, progress=progress)
+            with _no_person_warning_silenced():  # an empty motion is an error below
+                poses = extract_video(where, progress=progress)
         else:
             poses = pose_io.read_sequence(where)
     if isinstance(poses, GlossSequence):
@@ -81,6 +84,13 @@ def load_motion(
     return track.canonical()
 
 
+@contextmanager
+def _no_person_warning_silenced() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*no person found.*")
+        yield
+
+
 def fit_motion(track: PoseTrack, image: np.ndarray, source_path: str | None, retarget: bool) -> PoseTrack:
     """The motion in the source picture's pixels: retargeted onto the person found in it, or
     (retarget=False) its own coordinates rescaled per axis to the picture's size."""
@@ -89,7 +99,8 @@ def fit_motion(track: PoseTrack, image: np.ndarray, source_path: str | None, ret
         from .pose.extract import detect_person
         from .pose.retarget import retarget as fit
 
-        person = detect_person(image)
+        with _no_person_warning_silenced():  # no person is an error just below
+            person = detect_person(image)
         if person is None:
             raise InputError("no person found in the source image; pass --no-retarget (retarget=False) "
                              "to use the motion's own coordinates", source_path)
