@@ -7,7 +7,6 @@ output files appear only when complete. The CLI commands are thin wrappers aroun
 
 from __future__ import annotations
 
-
 import io
 import warnings
 from contextlib import contextmanager
