@@ -1,3 +1,6 @@
+"""`python -m signgen` runs the CLI."""
+
 from .cli import main
 
-main()
+if __name__ == "__main__":
+    main()

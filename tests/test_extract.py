@@ -265,3 +265,18 @@ def test_float_and_int_arrays_are_read_as_8bit(astronaut, astro_track):
         np.testing.assert_allclose(t.xy[0, :13], astro_track.xy[0, :13], atol=2.0)
     with pytest.raises(InputError, match="8-bit RGB"):
         extract_image(astronaut.astype(np.float32))  # floats must be in [0, 1]
+
+
+def test_extract_images_matches_extract_image_frame_by_frame():
+    from skimage import data
+
+    from signgen.pose.extract import extract_image, extract_images
+
+    img = data.astronaut()[::2, ::2].copy()
+    one = extract_image(img)
+    seq = extract_images([img, img[:, ::-1].copy()], fps=12.5)
+    assert seq.num_frames == 2 and seq.fps == 12.5 and seq.layout == "holistic"
+    body = slice(0, 33)
+    np.testing.assert_allclose(seq.xy[0, body], one.xy[0, body], atol=1e-3)
+    with pytest.raises(InputError, match="image 1 is 128x256"):
+        extract_images([img, img[:, :128]])

@@ -19,6 +19,7 @@ from rich.markup import escape
 from .. import __version__
 from ..errors import InputError
 from . import pose as pose_cli
+from . import prep as prep_cli
 from . import render as render_cli
 from . import train as train_cli
 
@@ -33,6 +34,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(pose_cli.app, name="pose")
+app.add_typer(prep_cli.app, name="prep")
 app.add_typer(train_cli.app, name="train")
 app.command("synthesize")(render_cli.synthesize)
 app.command("render")(render_cli.render)

@@ -32,7 +32,7 @@ first use, and fail with an `InputError` here when that is impossible.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -261,6 +261,35 @@ def extract_video(
     return PoseTrack(
         xy=xy, conf=conf, fps=fps, width=width, height=height, layout="holistic",
         meta={"z": z, "source": str(path), "extractor": "mediapipe-holistic"},
+    )
+
+
+def extract_images(images: Iterable[np.ndarray], *, tracking: bool = False, fps: float = IMAGE_FPS,
+                   model_complexity: int = 1) -> PoseTrack:
+    """Holistic keypoints of a sequence of same-sized RGB images (a clip's frame files) as one track.
+
+    One Holistic graph serves them all: building one per image, as `extract_image` does, is
+    about 10x slower. `tracking=False` keeps frames independent (static-image mode, the same
+    result as `extract_image` on each); `tracking=True` uses MediaPipe's tracking across frames.
+    """
+    from ..video import native_stderr_silenced  # MediaPipe's C++ logs a dozen lines at start-up
+
+    xys, confs, zs = [], [], []
+    size = None
+    with native_stderr_silenced(), _holistic(not tracking, model_complexity) as model:
+        for k, image in enumerate(images):
+            rgb = _as_rgb(image, None)
+            if size is None:
+                size = rgb.shape[:2]
+            elif rgb.shape[:2] != size:
+                raise InputError(f"image {k} is {rgb.shape[1]}x{rgb.shape[0]}, the first is {size[1]}x{size[0]}")
+            xy, conf, z = _frame_arrays(model.process(np.ascontiguousarray(rgb)), size[1], size[0])
+            xys.append(xy), confs.append(conf), zs.append(z)
+    if size is None:
+        raise InputError("no images to extract keypoints from")
+    return PoseTrack(
+        xy=np.stack(xys), conf=np.stack(confs), fps=fps, width=size[1], height=size[0], layout="holistic",
+        meta={"z": np.stack(zs), "extractor": "mediapipe-holistic"},
     )
 
 

@@ -1,0 +1,121 @@
+"""`signgen prep ...`: raw datasets -> the prepared format, and a gloss lexicon learned from it.
+
+Thin wrappers over `data_prep`: parse, call, print a summary. A broken clip is reported and
+skipped; the exit code is 0 when anything was prepared, 1 when nothing was, 2 for input the
+user must fix (a RAW folder that is not a release).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+app = typer.Typer(
+    help="Prepare datasets (PHOENIX-2014-T, DeepFashion, synthetic) and learn a gloss lexicon.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _report(summary) -> int:
+    """Print what a preparer did; the exit code (0 if the prepared folder holds any clip)."""
+    splits = ", ".join(f"{k} {v}" for k, v in summary.clips.items())
+    pairs = ", ".join(f"{k} {v}" for k, v in summary.pairs.items())
+    console.print(Text(
+        f"prepared {summary.prepared} clip(s), {summary.reused} already done, in {summary.root}: "
+        f"{splits or 'no clips'}; pairs: {pairs or 'none'}"
+    ))
+    if len(summary.report):
+        err_console.print(Text(f"skipped {len(summary.report)} (listed in {Path(summary.root) / 'skipped.json'}):"))
+        for line in summary.report.lines():
+            err_console.print(Text(f"  {line}"))
+    if summary.total == 0:
+        err_console.print(Text("nothing was prepared"))
+        return 1
+    return 0
+
+
+@app.command("phoenix")
+def phoenix(
+    raw: Path = typer.Argument(..., metavar="RAW", help="The PHOENIX-2014-T release folder (annotations/, features/)."),
+    out: Path = typer.Option(..., "-o", "--output", help="Prepared dataset folder (created; a rerun resumes)."),
+    keypoints: str = typer.Option("extract", "--keypoints", help="'extract' (MediaPipe Holistic on every frame) or a folder of per-clip keypoint files (<name>.pose / .npz / .npy / COCO-WholeBody .json)."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes for reading frames and extracting keypoints."),
+    pairs: int = typer.Option(100_000, "--pairs", help="Random (source, target) training pairs to draw from train clips."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the training-pair draw."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+) -> int:
+    """RWTH-PHOENIX-Weather 2014T -> prepared clips, training pairs and the test protocol."""
+    from data_prep.phoenix import prepare_phoenix
+
+    return _report(prepare_phoenix(raw, out, keypoints=keypoints, workers=workers, num_pairs=pairs,
+                                   seed=seed, progress=progress))
+
+
+@app.command("deepfashion")
+def deepfashion(
+    raw: Path = typer.Argument(..., metavar="RAW", help="Folder with fasion-resize-{pairs,annotation}-{train,test}.csv and the images."),
+    out: Path = typer.Option(..., "-o", "--output", help="Prepared dataset folder (created; a rerun resumes)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+) -> int:
+    """DeepFashion In-shop (PGPIS pair lists, OpenPose-18 keypoints) -> prepared one-frame clips and pairs."""
+    from data_prep.deepfashion import prepare_deepfashion
+
+    return _report(prepare_deepfashion(raw, out, progress=progress))
+
+
+@app.command("synthetic")
+def synthetic(
+    out: Path = typer.Option(..., "-o", "--output", help="Folder for the synthetic release (a rerun resumes)."),
+    signers: int = typer.Option(9, "--signers", help="Number of synthetic signers (>= 2)."),
+    sentences: int = typer.Option(20, "--sentences", help="Sentences per signer."),
+    seed: int = typer.Option(0, "--seed", help="Seed of everything in the release."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+) -> int:
+    """A procedural release in the PHOENIX-2014-T and DeepFashion layouts, with exact ground truth."""
+    from data_prep.synthetic import make_synthetic_release
+
+    counts = make_synthetic_release(out, num_signers=signers, sentences_per_signer=sentences, seed=seed,
+                                    progress=progress)
+    ph, fa = counts["phoenix"], counts["fashion"]
+    console.print(Text(
+        f"wrote {out}: PHOENIX-2014-T/ (train {ph['train']}, dev {ph['dev']}, test {ph['test']} sentences), "
+        f"fashion/ (train {fa['train']}, test {fa['test']} images), groundtruth/; "
+        f"{counts['rendered']} rendered, {counts['skipped']} already there"
+    ))
+    return 0
+
+
+@app.command("lexicon")
+def lexicon(
+    prepared: Path = typer.Argument(..., metavar="PREPARED", help="A prepared dataset with gloss sentences (from `prep phoenix`)."),
+    out: Path = typer.Option(..., "-o", "--output", help="Lexicon folder to write (index.csv + .pose files)."),
+    iterations: int = typer.Option(5, "--iterations", help="Re-segmentation rounds after the flat start (0: uniform segmentation)."),
+    split: str = typer.Option("train", "--split", help="Which split's sentences to learn from."),
+    language: str = typer.Option("gsg", "--language", help="signed_language code written to index.csv."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes for re-segmenting sentences."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+) -> int:
+    """Learn a gloss lexicon from sentence-level glosses: align, then keep each gloss's most typical clip."""
+    from data_prep.lexicon import learn_lexicon
+    from signgen.errors import InputError
+
+    if iterations < 0:
+        raise InputError(f"--iterations must be >= 0, got {iterations}")
+    if workers < 1:
+        raise InputError(f"--workers must be >= 1, got {workers}")
+    s = learn_lexicon(prepared, out, iterations=iterations, split=split, signed_language=language,
+                      progress=progress, workers=workers)
+    console.print(Text(
+        f"wrote lexicon {s.folder}: {s.glosses} glosses from {s.sentences} {split} sentences, "
+        f"{s.iterations} iteration(s)" + (f", mean template cost {s.costs[-1]:.4f}" if s.costs else "")
+    ))
+    if len(s.report):
+        err_console.print(Text(f"skipped {len(s.report)} sentence(s) (listed in {s.folder / 'skipped.json'})"))
+    return 0
