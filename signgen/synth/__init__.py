@@ -11,11 +11,12 @@ from .body import FRAMINGS, ArmState, Body, body_geometry, canonical_pose_for, c
 from .identity import Identity
 from .motion import controls_to_track, fingerspelling_track, neutral_track, retarget_onto
 from .render import render_frame
+from .spelling import SpelledClip, spell_onto
 from .tree import write_synthetic_release
 from .vocabulary import Gloss, Sentence, Vocabulary
 
 __all__ = [
     "FRAMINGS", "ArmState", "Body", "Gloss", "Identity", "Sentence", "Vocabulary", "body_geometry",
     "canonical_pose_for", "compose_pose", "controls_to_track", "fingerspelling_track", "neutral_track",
-    "render_frame", "retarget_onto", "write_synthetic_release",
+    "SpelledClip", "render_frame", "retarget_onto", "spell_onto", "write_synthetic_release",
 ]

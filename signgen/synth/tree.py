@@ -10,6 +10,9 @@ Out of one seed come signers (identities), a gloss vocabulary and sentences, ren
   per-signer identity parameters, the vocabulary — so data preparation and metrics can be
   checked against exact answers.
 
+Besides the procedural-vocabulary sentences, each signer can get fingerspelled clips: real
+recorded letters (the built-in lexicon) retargeted onto that signer, one gloss per letter.
+
 Every file is written atomically and a rerun skips finished clips and images, so an
 interrupted run resumes where it stopped.
 """
@@ -34,6 +37,8 @@ from . import motion
 from .body import body_geometry, compose_pose
 from .identity import Identity
 from .render import render_frame
+from .spelling import LANGUAGES as SPELLING_LANGUAGES
+from .spelling import SpelledClip, pick_letters, spell_onto
 from .vocabulary import LOCATIONS, Vocabulary
 
 PHOENIX_DIR = "PHOENIX-2014-T"
@@ -47,7 +52,7 @@ _VIEWS = ("1front", "4full", "5additional", "7additional")
 _CATEGORIES = ("Tees_Tanks", "Blouses_Shirts", "Sweaters", "Jackets_Coats", "Dresses", "Shirts_Polos")
 _SHOWS = ("tagesschau", "heute")
 # Tags that keep the seed streams of different things apart.
-_SIGNER, _SENTENCE, _NAME, _FASHION, _SPLIT_SENTENCES = 1, 2, 3, 4, 5
+_SIGNER, _SENTENCE, _NAME, _FASHION, _SPLIT_SENTENCES, _SPELLING = 1, 2, 3, 4, 5, 6
 
 
 def _child_seed(*key: int) -> int:
@@ -61,6 +66,8 @@ class Clip:
     signer: str
     signer_index: int
     glosses: tuple[str, ...]
+    motion: str = "vocabulary"  # or "fingerspelling"
+    language: str | None = None  # sign language of a fingerspelled clip
 
 
 def split_signers(num_signers: int) -> dict[str, list[int]]:
@@ -115,6 +122,38 @@ def plan_clips(num_signers: int, sentences_per_signer: int, seed: int, vocabular
     return clips
 
 
+def plan_fingerspelling(num_signers: int, per_signer: int, seed: int, first_index: int,
+                        lexicon) -> list[Clip]:
+    """`per_signer` fingerspelled clips per signer (same split-by-signer rule as the sentences),
+    each a word or random letters in a seeded choice of `SPELLING_LANGUAGES`. Numbered from
+    `first_index` so names never collide with the sentences'. A (language, letters) pair used
+    in train is not reused in dev or test."""
+    if per_signer < 0:
+        raise InputError(f"fingerspelling clips per signer must be >= 0, got {per_signer}")
+    splits = split_signers(num_signers)
+    clips: list[Clip] = []
+    train_words: set[tuple[str, tuple[str, ...]]] = set()
+    k = first_index
+    for split in SPLITS:
+        for s in splits[split]:
+            rng = np.random.default_rng(_child_seed(seed, _SPELLING, s, SPLITS.index(split)))
+            n = per_signer
+            if num_signers == 2 and split != "train":  # one held-out signer shares dev and test
+                n = (per_signer + (split == "dev")) // 2
+            for _ in range(n):
+                for _attempt in range(100):
+                    lang = str(rng.choice(SPELLING_LANGUAGES))
+                    letters = pick_letters(rng, lang, lexicon)
+                    if split == "train" or (lang, letters) not in train_words:
+                        break
+                if split == "train":
+                    train_words.add((lang, letters))
+                clips.append(Clip(_clip_name(seed, k), split, f"Signer{s + 1:02d}", s, letters,
+                                  motion="fingerspelling", language=lang))
+                k += 1
+    return clips
+
+
 def _png(img_rgb: np.ndarray) -> bytes:
     ok, buf = cv2.imencode(".png", cv2.cvtColor(img_rgb, cv2.COLOR_RGB2BGR))
     if not ok:
@@ -141,8 +180,11 @@ def _json(obj) -> str:
     return json.dumps(obj, indent=1, ensure_ascii=False) + "\n"
 
 
-def _write_clip(root: Path, clip: Clip, identity: Identity, vocab: Vocabulary, size: tuple[int, int]) -> bool:
-    """Render one sentence clip; returns False when it was already complete."""
+def _write_clip(root: Path, clip: Clip, identity: Identity, vocab: Vocabulary, size: tuple[int, int],
+                lexicon=None, tag_motion: bool = False) -> bool:
+    """Render one clip (a sentence, or a fingerspelled word when `clip.motion` says so);
+    returns False when it was already complete. `tag_motion` adds the motion kind to the JSON
+    (only releases with fingerspelling have it, so older releases stay byte-identical)."""
     w, h = size
     gt_dir = root / GT_DIR / "phoenix" / clip.split
     gt_json = gt_dir / f"{clip.name}.json"
@@ -154,9 +196,14 @@ def _write_clip(root: Path, clip: Clip, identity: Identity, vocab: Vocabulary, s
                 return False
         except (ValueError, KeyError):
             pass  # a damaged marker: redo the clip
-    body = body_geometry(identity, "upper", w, h)
-    sentence = vocab.sentence(clip.glosses, body)
-    track = sentence.track(body, fps=FPS)
+    if clip.motion == "fingerspelling":
+        sentence: SpelledClip = spell_onto(identity, clip.glosses, str(clip.language), width=w, height=h,
+                                           fps=FPS, lexicon=lexicon)
+        track = sentence.track
+    else:
+        body = body_geometry(identity, "upper", w, h)
+        sentence = vocab.sentence(clip.glosses, body)
+        track = sentence.track(body, fps=FPS)
     frame_dir.mkdir(parents=True, exist_ok=True)
     gt_dir.mkdir(parents=True, exist_ok=True)
     for t in range(track.num_frames):
@@ -166,12 +213,17 @@ def _write_clip(root: Path, clip: Clip, identity: Identity, vocab: Vocabulary, s
                        _npz(xy=track.xy, conf=track.conf, fps=np.float32(FPS), width=np.int32(w),
                             height=np.int32(h), layout=np.str_("canonical")))
     # written last: its presence marks the clip complete
-    atomic_write_bytes(gt_json, _json({
+    doc = {
         "name": clip.name, "split": clip.split, "speaker": clip.signer, "identity_seed": identity.seed,
         "orth": " ".join(clip.glosses), "num_frames": track.num_frames, "fps": FPS,
         "glosses": sentence.gloss_spans(),
         "segments": [{"label": lab, "start": a, "end": b} for lab, a, b in sentence.segments],
-    }).encode("utf-8"))
+    }
+    if tag_motion:
+        doc["motion"] = clip.motion
+        if clip.language is not None:
+            doc["language"] = clip.language
+    atomic_write_bytes(gt_json, _json(doc).encode("utf-8"))
     return True
 
 
@@ -218,6 +270,13 @@ def openpose18_line(name: str, xy: np.ndarray, conf: np.ndarray, width: int, hei
     return f"{name}: {ys}: {xs}"
 
 
+def _translation(clip: Clip) -> str:
+    """The CSV's spoken-language column: the gloss words in lower case; a spelled word whole."""
+    if clip.motion == "fingerspelling":
+        return "".join(clip.glosses).lower()
+    return " ".join(g.lower() for g in clip.glosses)
+
+
 def _progress(enabled: bool):
     if not enabled:
         return nullcontext(None)
@@ -238,11 +297,14 @@ def write_synthetic_release(
     vocabulary_size: int = 40,
     min_glosses: int = 2,
     max_glosses: int = 5,
+    fingerspelling_per_signer: int = 0,
     progress: bool = True,
 ) -> dict:
     """Write (or finish) a synthetic PHOENIX-2014-T + DeepFashion release with ground truth
     under `out_dir`; returns counts. Sizes are (width, height). Rerunning with the same
-    arguments skips finished work; other arguments on an existing release are refused."""
+    arguments skips finished work; other arguments on an existing release are refused.
+    `fingerspelling_per_signer` adds that many clips per signer of real fingerspelled words
+    (see `signgen.synth.spelling`); 0 writes exactly what releases without it had."""
     root = Path(out_dir)
     if fashion_poses < 2:
         raise InputError(f"fashion poses per person must be >= 2 (pairs need two), got {fashion_poses}")
@@ -255,6 +317,10 @@ def write_synthetic_release(
               "phoenix_size": list(phoenix_size), "fashion_size": list(fashion_size),
               "fashion_poses": fashion_poses, "vocabulary_size": vocabulary_size,
               "min_glosses": min_glosses, "max_glosses": max_glosses, "fps": FPS}
+    if fingerspelling_per_signer < 0:
+        raise InputError(f"fingerspelling clips per signer must be >= 0, got {fingerspelling_per_signer}")
+    if fingerspelling_per_signer:  # absent means 0, so releases made before the option still match
+        params["fingerspelling_per_signer"] = fingerspelling_per_signer
     release_json = root / GT_DIR / "release.json"
     if release_json.exists():
         try:
@@ -262,7 +328,7 @@ def write_synthetic_release(
         except ValueError:
             old = None
         if old is not None and old != params:
-            diff = sorted(k for k in params if old.get(k) != params[k])
+            diff = sorted(k for k in set(params) | set(old) if old.get(k) != params.get(k))
             raise InputError(f"holds a synthetic release made with other settings ({', '.join(diff)}); "
                              "use another folder", root)
     root.mkdir(parents=True, exist_ok=True)
@@ -272,6 +338,12 @@ def write_synthetic_release(
     identities = [Identity.sample(_child_seed(seed, _SIGNER, i)) for i in range(num_signers)]
     splits = split_signers(num_signers)
     clips = plan_clips(num_signers, sentences_per_signer, seed, vocab, min_glosses, max_glosses)
+    lexicon = None
+    if fingerspelling_per_signer:
+        from ..pose.lexicon import Lexicon
+
+        lexicon = Lexicon.open("fingerspelling")
+        clips += plan_fingerspelling(num_signers, fingerspelling_per_signer, seed, len(clips), lexicon)
     _write_if_changed(root / GT_DIR / "vocabulary.json", _json(vocab.to_dict()))
     for i, ident in enumerate(identities):
         member = [s for s in SPLITS if i in splits[s]]
@@ -283,7 +355,8 @@ def write_synthetic_release(
     with _progress(progress) as bar:
         task = bar.add_task("synthetic release", total=len(clips) + len(fashion_items)) if bar else None
         for clip in clips:
-            done = _write_clip(root, clip, identities[clip.signer_index], vocab, phoenix_size)
+            done = _write_clip(root, clip, identities[clip.signer_index], vocab, phoenix_size, lexicon,
+                               tag_motion=bool(fingerspelling_per_signer))
             rendered, skipped = rendered + done, skipped + (not done)
             if bar:
                 bar.advance(task)
@@ -316,7 +389,7 @@ def write_synthetic_release(
     corpus_dir = root / PHOENIX_DIR / "annotations" / "manual"
     for split in SPLITS:
         rows = [CORPUS_HEADER] + [
-            f"{c.name}|{c.name}/1/*.png|-1|-1|{c.signer}|{' '.join(c.glosses)}|{' '.join(g.lower() for g in c.glosses)}"
+            f"{c.name}|{c.name}/1/*.png|-1|-1|{c.signer}|{' '.join(c.glosses)}|{_translation(c)}"
             for c in clips if c.split == split
         ]
         _write_if_changed(corpus_dir / f"PHOENIX-2014-T.{split}.corpus.csv", "\n".join(rows) + "\n")
@@ -328,6 +401,10 @@ def write_synthetic_release(
                           "\n".join([ANNOTATION_HEADER] + annotations[fsplit]) + "\n")
         _write_if_changed(fdir / f"{fsplit}.lst", "".join(n + "\n" for g in names[fsplit] for n in g))
     counts = {s: sum(c.split == s for c in clips) for s in SPLITS}
-    return {"root": str(root), "phoenix": counts,
-            "fashion": {s: sum(len(g) for g in names[s]) for s in ("train", "test")},
-            "rendered": rendered, "skipped": skipped}
+    summary = {"root": str(root), "phoenix": counts,
+               "fashion": {s: sum(len(g) for g in names[s]) for s in ("train", "test")},
+               "rendered": rendered, "skipped": skipped}
+    if fingerspelling_per_signer:
+        summary["fingerspelling"] = {s: sum(c.split == s and c.motion == "fingerspelling" for c in clips)
+                                     for s in SPLITS}
+    return summary
