@@ -245,10 +245,13 @@ def test_output_of_another_kind_is_refused(release, prepared, prep_cli):
 
 def test_prep_synthetic_cli(tmp_path, prep_cli):
     code, out, _ = prep_cli("prep", "synthetic", "-o", tmp_path / "syn", "--signers", "2", "--sentences", "1",
-                            "--no-progress")
-    assert code == 0 and "train 1, dev 1, test 1 sentences" in out
+                            "--fingerspelling", "1", "--no-progress")
+    assert code == 0 and "train 2, dev" in out  # Signer01: 1 sentence + 1 fingerspelled word
     corpus = tmp_path / "syn" / "PHOENIX-2014-T" / "annotations" / "manual" / "PHOENIX-2014-T.train.corpus.csv"
-    assert len(corpus.read_text().splitlines()) == 2
+    rows = corpus.read_text().splitlines()
+    assert len(rows) == 3
+    assert any(set(row.split("|")[5].split()) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÜß") and len(row.split("|")[5].split()) >= 3
+               for row in rows[1:])  # the spelled word: letters separated by spaces
     assert (tmp_path / "syn" / "fashion" / "fasion-resize-pairs-train.csv").is_file()
 
 

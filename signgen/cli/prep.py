@@ -75,17 +75,18 @@ def synthetic(
     out: Path = typer.Option(..., "-o", "--output", help="Folder for the synthetic release (a rerun resumes)."),
     signers: int = typer.Option(9, "--signers", help="Number of synthetic signers (>= 2)."),
     sentences: int = typer.Option(20, "--sentences", help="Sentences per signer."),
+    fingerspelling: int = typer.Option(0, "--fingerspelling", help="Real fingerspelled words per signer (spoken-to-signed's lexicon, retargeted)."),
     seed: int = typer.Option(0, "--seed", help="Seed of everything in the release."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> int:
     """A procedural release in the PHOENIX-2014-T and DeepFashion layouts, with exact ground truth."""
     from data_prep.synthetic import make_synthetic_release
 
-    counts = make_synthetic_release(out, num_signers=signers, sentences_per_signer=sentences, seed=seed,
-                                    progress=progress)
+    counts = make_synthetic_release(out, num_signers=signers, sentences_per_signer=sentences,
+                                    fingerspelling_per_signer=fingerspelling, seed=seed, progress=progress)
     ph, fa = counts["phoenix"], counts["fashion"]
     console.print(Text(
-        f"wrote {out}: PHOENIX-2014-T/ (train {ph['train']}, dev {ph['dev']}, test {ph['test']} sentences), "
+        f"wrote {out}: PHOENIX-2014-T/ (train {ph['train']}, dev {ph['dev']}, test {ph['test']} clips), "
         f"fashion/ (train {fa['train']}, test {fa['test']} images), groundtruth/; "
         f"{counts['rendered']} rendered, {counts['skipped']} already there"
     ))
