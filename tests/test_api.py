@@ -28,9 +28,6 @@ PICTURE = np.full((24, 32, 3), 128, np.uint8)
 
 
 def test_render_to_file_returns_the_path_and_iterator_otherwise(bundle, tmp_path):
-    import torch
-
-    torch.set_num_threads(1)
     from signgen.rendering.pipeline import Renderer
 
     r = Renderer.load(bundle, "cpu")

@@ -19,14 +19,6 @@ from signgen.models.stage2 import Stage2
 from signgen.models.vae import load_vae
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def parts():
     torch.manual_seed(0)

@@ -11,16 +11,6 @@ from PIL import Image
 from signgen.pose.io import read_track, write_track
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory) -> Path:
     """One tiny random bundle per test session (folder reused by every render test module)."""

@@ -16,16 +16,6 @@ from signgen.rendering import export as ex
 CLIPS = {"c1": 3, "c2": 4, "c3": 3}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory) -> Path:
     from signgen.rendering.random_bundle import random_bundle

@@ -14,14 +14,6 @@ from signgen.rendering.geometry import Fit
 from signgen.rendering.pipeline import Renderer, Settings, _PoseConditions
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="session")
 def bundle(tmp_path_factory) -> Path:
     from signgen.rendering.random_bundle import random_bundle

@@ -25,8 +25,6 @@ from signgen.rendering.sampler import (
     temporal_smooth,
 )
 
-torch.set_num_threads(1)
-
 SHAPE = (2, 4, 4)
 
 

@@ -17,14 +17,6 @@ from signgen.models.stage2 import Stage2
 from signgen.models.vae import VAEConfig, load_vae
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _config():
     # SD-2-like structure (linear projections in the transformers), tiny widths.
     return dataclasses.replace(get_size("tiny").stage2, use_linear_projection=True)

@@ -17,15 +17,6 @@ from signgen.models import EncoderConfig
 from signgen.models.encoder import ImageEncoder, TINY_MODEL_CFG, _STUB_TEXT_CFG
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread, and the CI machine's 2 cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tiny() -> ImageEncoder:
     torch.manual_seed(0)

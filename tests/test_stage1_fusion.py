@@ -14,15 +14,6 @@ from signgen.models import EncoderConfig, FusionConfig, Stage1Config
 from signgen.models.fusion import FusionModule, Stage1
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run fastest on one thread, and the CI machine's 2 cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _unit(n: int, d: int, seed: int) -> torch.Tensor:
     return F.normalize(torch.randn(n, d, generator=torch.Generator().manual_seed(seed)), dim=-1)
 

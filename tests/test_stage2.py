@@ -13,15 +13,6 @@ from signgen.models.stage2 import DROP_FUSION, DROP_POSE, DROP_SRC, Stage2, Stag
 B, N_TOK = 3, 10
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Small convs are fastest on one thread, and the CI machine is shared; restore afterwards."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _config(**changes) -> Stage2Config:
     return dataclasses.replace(get_size("tiny").stage2, **changes)
 

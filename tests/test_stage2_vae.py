@@ -10,14 +10,6 @@ from signgen.errors import InputError
 from signgen.models.vae import VAEConfig, Vae, load_vae
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def vae() -> Vae:
     torch.manual_seed(0)

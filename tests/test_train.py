@@ -47,13 +47,9 @@ BASE = [
 
 @pytest.fixture(scope="module")
 def toy(tmp_path_factory) -> Path:
-    # One thread: on a shared 2-core machine, two threads of tiny ops spend their time waiting.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("toy")
     make_toy_prepared(root, clips=3, frames=6, pairs_per_clip=8)
-    yield root / "prepared"
-    torch.set_num_threads(threads)
+    return root / "prepared"
 
 
 def cfg(*extra: str):
