@@ -10,8 +10,9 @@ What happens for one clip, in order:
    frame, embedded by the same encoder and fused with the source embedding, a batch of frames at
    a time; a small cache keeps the frames of the current window only, so memory does not grow
    with the clip's length.
-3. The denoiser handed to `sample_video` runs `stage2.forward_branches` (unconditional,
-   source + pose, full: ONE UNet call of batch 3N) and combines them with FPDM's guidance.
+3. The denoiser handed to `sample_video` runs `stage2.forward_branches` in ONE UNet call
+   (unconditional + full, batch 2N; all three branches, 3N, with a separate fusion weight) and
+   combines them with FPDM's guidance.
 4. Finished latents are decoded by the VAE `decode_chunk` frames at a time and mapped back to
    the picture's size; frames are yielded one by one, for a streaming video writer.
 
