@@ -26,7 +26,6 @@ SPLITS = ("train", "test")
 PAIRS = "fasion-resize-pairs-{split}.csv"
 ANNOTATIONS = "fasion-resize-annotation-{split}.csv"
 NUM_POINTS = 18
-SAVE_EVERY = 500
 
 
 def read_annotations(path: Path, report: SkipReport) -> dict[str, np.ndarray]:
@@ -104,7 +103,6 @@ def prepare_deepfashion(raw: str | Path, out: str | Path, *, progress: bool = Tr
     if ds is not None:
         check_resume(ds, "deepfashion", raw.resolve())
     summary = PrepSummary(root=out, report=report)
-    since_save = 0
     try:
         with progress_bar(progress) as bar:
             task = bar.add_task("deepfashion images", total=len(items))
@@ -135,10 +133,6 @@ def prepare_deepfashion(raw: str | Path, out: str | Path, *, progress: bool = Tr
                 rel = path.resolve().relative_to(raw.resolve()).as_posix()
                 ds.add_clip(Clip(id=clip_id, split=split, num_frames=1, frames=[rel]), track)
                 summary.prepared += 1
-                since_save += 1
-                if since_save >= SAVE_EVERY:
-                    ds.save()
-                    since_save = 0
     finally:
         if ds is not None:
             ds.save()

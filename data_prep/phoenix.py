@@ -31,7 +31,6 @@ SPLITS = ("train", "dev", "test")
 CORPUS = "annotations/manual/PHOENIX-2014-T.{split}.corpus.csv"
 FRAMES_DEFAULT = "features/fullFrame-210x260px"
 FPS = 25.0
-SAVE_EVERY = 50  # clips between meta.json saves (resumability vs. rewriting a big file)
 
 
 @dataclass(frozen=True)
@@ -214,7 +213,6 @@ def prepare_phoenix(
             continue
         jobs.append(ClipJob(row, str(root / row.split / row.name), kp, size))
 
-    done_since_save = 0
     try:
         with progress_bar(progress) as bar:
             task = bar.add_task("phoenix clips", total=len(jobs))
@@ -230,10 +228,6 @@ def prepare_phoenix(
                             glosses=list(job.row.glosses), text=job.row.text)
                 ds.add_clip(clip, track)
                 summary.prepared += 1
-                done_since_save += 1
-                if done_since_save >= SAVE_EVERY:
-                    ds.save()
-                    done_since_save = 0
     finally:
         ds.save()  # whatever finished is kept for the next run
 

@@ -44,3 +44,13 @@ def test_prepared_errors(tmp_path):
     (tmp_path / "bad.png").write_text("not an image")
     with pytest.raises(InputError, match="bad.png: not a readable image"):
         read_image(tmp_path / "bad.png")
+
+
+def test_meta_is_saved_every_n_clips_so_a_killed_run_keeps_them(tmp_path):
+    ds = PreparedDataset.create(tmp_path / "p", name="t", fps=25, width=64, height=64, image_root=tmp_path)
+    ds.save_every = 2
+    ds.add_clip(Clip(id="a", split="train", num_frames=3, frames="a"), _track(3))
+    assert not (tmp_path / "p" / "meta.json").exists()
+    ds.add_clip(Clip(id="b", split="train", num_frames=3, frames="b"), _track(3))
+    # no save() call: the process "dies" here
+    assert sorted(PreparedDataset.open(tmp_path / "p").clips) == ["a", "b"]

@@ -75,10 +75,15 @@ def _safe_clip_id(clip_id: str) -> str:
 class PreparedDataset:
     """Read and write a prepared dataset folder."""
 
-    def __init__(self, root: str | Path, meta: dict) -> None:
+    def __init__(self, root: str | Path, meta: dict, save_every: int = 50) -> None:
         self.root = Path(root)
         self.meta = meta
         self.clips: dict[str, Clip] = {c["id"]: Clip(**c) for c in meta.get("clips", [])}
+        # add_clip saves meta.json every `save_every` clips: a killed run loses at most that many
+        # (their keypoints are on disk, but unrecorded clips are redone), without rewriting a big
+        # meta.json after every clip.
+        self.save_every = save_every
+        self._unsaved = 0
 
     # -- creating -------------------------------------------------------------------------
     @classmethod
@@ -101,7 +106,8 @@ class PreparedDataset:
         return clip_id in self.clips and self.pose_path(clip_id).exists()
 
     def add_clip(self, clip: Clip, track: PoseTrack) -> None:
-        """Write the clip's keypoints (atomically), then record it; call `save()` to persist meta."""
+        """Write the clip's keypoints (atomically), then record it; meta.json is saved every
+        `save_every` clips, and by `save()` at the end."""
         _safe_clip_id(clip.id)
         track = track.canonical()
         if track.num_frames != clip.num_frames:
@@ -115,11 +121,15 @@ class PreparedDataset:
                             width=np.int32(track.width), height=np.int32(track.height))
         atomic_write_bytes(path, buf.getvalue())
         self.clips[clip.id] = clip
+        self._unsaved += 1
+        if self._unsaved >= self.save_every:
+            self.save()
 
     def save(self) -> None:
         """Write meta.json atomically (clips sorted by id, so reruns give identical files)."""
         self.meta["clips"] = [asdict(self.clips[k]) for k in sorted(self.clips)]
         _atomic_write_text(self.root / "meta.json", json.dumps(self.meta, indent=1, ensure_ascii=False))
+        self._unsaved = 0
 
     def write_pairs(self, split: str, pairs: Iterable[Pair]) -> int:
         lines = [p.to_json() for p in pairs]

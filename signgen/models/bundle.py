@@ -140,21 +140,27 @@ def _read_json(path: Path) -> Any:
         raise InputError(f"cannot read ({e.strerror})", path) from None
 
 
-def _write_module(folder: Path, module: torch.nn.Module, config: dict, component: str,
-                  skip_prefix: str | None = None) -> None:
-    """`<folder>/config.json` + `<folder>/model.safetensors` with the config in its metadata."""
-    folder.mkdir(parents=True)
-    text = json.dumps(config, indent=2, sort_keys=True)
-    (folder / "config.json").write_text(text + "\n", encoding="utf-8")
+def safetensors_state(module: torch.nn.Module, skip_prefix: str | None = None) -> dict[str, torch.Tensor]:
+    """A state dict safetensors accepts: CPU, contiguous, and tied weights cloned (safetensors
+    refuses tensors that share storage); keys starting with `skip_prefix` left out."""
     state = {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()
              if skip_prefix is None or not k.startswith(skip_prefix)}
-    # Tied weights: safetensors refuses shared storage, so clone any tensor seen twice.
     seen: set[int] = set()
     for k, v in state.items():
         ptr = v.untyped_storage().data_ptr()
         if ptr in seen and v.numel():
             state[k] = v.clone()
         seen.add(ptr)
+    return state
+
+
+def _write_module(folder: Path, module: torch.nn.Module, config: dict, component: str,
+                  skip_prefix: str | None = None) -> None:
+    """`<folder>/config.json` + `<folder>/model.safetensors` with the config in its metadata."""
+    folder.mkdir(parents=True)
+    text = json.dumps(config, indent=2, sort_keys=True)
+    (folder / "config.json").write_text(text + "\n", encoding="utf-8")
+    state = safetensors_state(module, skip_prefix)
     save_file(state, str(folder / "model.safetensors"),
               metadata={"format": "pt", "signgen_component": component, "config": text})
 

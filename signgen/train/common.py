@@ -30,6 +30,7 @@ from torch import nn
 
 from ..config import Config, ModelConfig, StageConfig, config_to_dict
 from ..errors import InputError
+from ..models.bundle import safetensors_state
 from ..pose.io import atomic_write_bytes
 
 __all__ = [
@@ -146,18 +147,6 @@ def _read(path: Path) -> dict[str, torch.Tensor]:
         raise InputError(f"unreadable safetensors file ({e})", path) from None
 
 
-def _state_for_save(module: nn.Module) -> dict[str, torch.Tensor]:
-    """A state dict safetensors accepts: CPU, contiguous, tied tensors cloned."""
-    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-    seen: set[int] = set()
-    for k, v in state.items():
-        ptr = v.untyped_storage().data_ptr()
-        if ptr in seen and v.numel():
-            state[k] = v.clone()
-        seen.add(ptr)
-    return state
-
-
 def _optimizer_files(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
     """AdamW's state dict split into tensors (safetensors) and everything else (JSON)."""
     sd = optimizer.state_dict()
@@ -216,7 +205,7 @@ def save_checkpoint(run: Path, step: int, *, module: nn.Module, optimizer: torch
     final = root / f"step-{step:06d}"
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=root))
     try:
-        save_file(_state_for_save(module), str(tmp / "model.safetensors"), metadata={"format": "pt"})
+        save_file(safetensors_state(module), str(tmp / "model.safetensors"), metadata={"format": "pt"})
         tensors, meta = _optimizer_files(optimizer)
         save_file(tensors, str(tmp / "optimizer.safetensors"))
         (tmp / "optimizer.json").write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
@@ -266,7 +255,7 @@ def save_stage1(folder: Path, stage1: nn.Module) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
         (tmp / "config.json").write_text(text + "\n", encoding="utf-8")
-        save_file(_state_for_save(stage1), str(tmp / "model.safetensors"),
+        save_file(safetensors_state(stage1), str(tmp / "model.safetensors"),
                   metadata={"format": "pt", "signgen_component": "stage1", "config": text})
         replace_dir(tmp, folder)
     except BaseException:
