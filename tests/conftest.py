@@ -49,3 +49,11 @@ def cli(capsys):
         return code, out.out, out.err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory) -> Path:
+    """One tiny random-weight model bundle per test session (rendering does not need trained weights)."""
+    from signgen.rendering.random_bundle import random_bundle
+
+    return random_bundle(tmp_path_factory.getbasetemp() / "tiny-bundle", steps=2)

@@ -157,17 +157,7 @@ def test_resample_frames():
     assert resample_frames(x[:1], 3)[:, 0] == pytest.approx([0, 0, 0])
 
 
-@pytest.fixture
-def prep_cli(cli):
-    from signgen.cli import app
-    from signgen.cli import prep
-
-    if not any(g.name == "prep" for g in app.registered_groups):
-        app.add_typer(prep.app, name="prep")
-    return cli
-
-
-def test_prep_lexicon_cli(tmp_path, prep_cli):
+def test_prep_lexicon_cli(tmp_path, cli):
     from signgen.pose.lexicon import Lexicon
     from signgen.pose.stitch import glosses_to_track
 
@@ -182,7 +172,7 @@ def test_prep_lexicon_cli(tmp_path, prep_cli):
     errors = {}
     for its in (0, 5):
         out = tmp_path / f"lex{its}"
-        code, stdout, _ = prep_cli("prep", "lexicon", tmp_path / "prep", "-o", out, "--iterations", its, "--workers", 2,
+        code, stdout, _ = cli("prep", "lexicon", tmp_path / "prep", "-o", out, "--iterations", its, "--workers", 2,
                                    "--no-progress")
         assert code == 0 and f"{len(GLOSSES)} glosses from 20 train sentences" in stdout
         doc = json.loads((out / "alignment.json").read_text())
@@ -198,12 +188,12 @@ def test_prep_lexicon_cli(tmp_path, prep_cli):
     assert [s[0] for s in made.meta["segments"]] == ["LANG", "KURZ"]
 
 
-def test_prep_lexicon_needs_glosses(tmp_path, prep_cli):
+def test_prep_lexicon_needs_glosses(tmp_path, cli):
     ds = PreparedDataset.create(tmp_path / "prep", name="x", fps=25, width=W, height=H, image_root=tmp_path)
     (track, _), = corpus(1)
     ds.add_clip(Clip("a", "train", track.num_frames, "a"), track)
     ds.save()
-    code, _, err = prep_cli("prep", "lexicon", tmp_path / "prep", "-o", tmp_path / "lex")
+    code, _, err = cli("prep", "lexicon", tmp_path / "prep", "-o", tmp_path / "lex")
     assert code == 2 and "no train clips with glosses" in err and len(err.strip().splitlines()) == 1
 
 
@@ -216,20 +206,20 @@ def test_workers_give_the_same_alignment():
     assert one.segments == two.segments and one.costs == two.costs
 
 
-def test_prep_lexicon_rerun_replaces_its_own_lexicon_only(tmp_path, prep_cli):
+def test_prep_lexicon_rerun_replaces_its_own_lexicon_only(tmp_path, cli):
     ds = PreparedDataset.create(tmp_path / "prep", name="x", fps=25, width=W, height=H, image_root=tmp_path)
     for i, (track, segs) in enumerate(corpus(6, seed=3)):
         ds.add_clip(Clip(f"c{i}", "train", track.num_frames, f"c{i}", glosses=[s.gloss for s in segs]), track)
     ds.save()
     out = tmp_path / "lex"
-    assert prep_cli("prep", "lexicon", tmp_path / "prep", "-o", out, "--no-progress")[0] == 0
+    assert cli("prep", "lexicon", tmp_path / "prep", "-o", out, "--no-progress")[0] == 0
     first = sorted(out.glob("*.pose"))[0]
     (out / "0099_OLD.pose").write_bytes(first.read_bytes())  # as if from an earlier run
-    assert prep_cli("prep", "lexicon", tmp_path / "prep", "-o", out, "--no-progress")[0] == 0
+    assert cli("prep", "lexicon", tmp_path / "prep", "-o", out, "--no-progress")[0] == 0
     assert not (out / "0099_OLD.pose").exists()
     assert len(list(out.glob("*.pose"))) == len({s.gloss for _, segs in corpus(6, seed=3) for s in segs})
     foreign = tmp_path / "foreign"
     foreign.mkdir()
     (foreign / "index.csv").write_text("path,spoken_language,signed_language,start,end,words,glosses,priority\n")
-    code, _, err = prep_cli("prep", "lexicon", tmp_path / "prep", "-o", foreign)
+    code, _, err = cli("prep", "lexicon", tmp_path / "prep", "-o", foreign)
     assert code == 2 and "did not write" in err

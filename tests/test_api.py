@@ -12,13 +12,6 @@ from signgen.errors import InputError
 from signgen.pose.track import PoseTrack
 
 
-@pytest.fixture(scope="session")
-def bundle(tmp_path_factory) -> Path:
-    from signgen.rendering.random_bundle import random_bundle
-
-    return random_bundle(tmp_path_factory.getbasetemp() / "tiny-bundle", steps=2)
-
-
 def _track(n=4, w=32, h=24) -> PoseTrack:
     xy = np.tile(np.linspace([4, 4], [w - 4, h - 4], 128, dtype=np.float32), (n, 1, 1))
     return PoseTrack(xy=xy, conf=np.ones((n, 128), np.float32), fps=12, width=w, height=h)

@@ -109,15 +109,6 @@ def test_lpips_and_fid_report_why_they_are_skipped(tmp_path):
 
 # ---- signgen eval ------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module", autouse=True)
-def _commands():
-    from signgen.cli import app
-    from signgen.cli import render as render_cli
-
-    if "eval" not in {c.name for c in app.registered_commands}:
-        app.command("eval")(render_cli.evaluate)
-
-
 def _write_clip(folder: Path, frames) -> None:
     folder.mkdir(parents=True)
     for t, f in enumerate(frames):

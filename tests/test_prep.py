@@ -18,17 +18,6 @@ from signgen.pose.layouts import canonical as C
 WRISTS_AND_HANDS = [2, 3, 4, 5, 6, 7] + list(range(C.LEFT_HAND_START, C.FACE_START))
 
 
-@pytest.fixture
-def prep_cli(cli):
-    """The CLI with the `prep` group (registered here until the root app registers it)."""
-    from signgen.cli import app
-    from signgen.cli import prep
-
-    if not any(g.name == "prep" for g in app.registered_groups):
-        app.add_typer(prep.app, name="prep")
-    return cli
-
-
 @pytest.fixture(scope="session")
 def release(tmp_path_factory) -> Path:
     from signgen.synth import write_synthetic_release
@@ -132,7 +121,7 @@ def _copy_release(release: Path, dest: Path) -> Path:
     return raw
 
 
-def test_broken_clips_are_reported_and_skipped(release, coco_dir, tmp_path, prep_cli):
+def test_broken_clips_are_reported_and_skipped(release, coco_dir, tmp_path, cli):
     raw = _copy_release(release, tmp_path)
     kp = tmp_path / "kp"
     shutil.copytree(coco_dir, kp)
@@ -151,7 +140,7 @@ def test_broken_clips_are_reported_and_skipped(release, coco_dir, tmp_path, prep
     (kp / f"{test[0]}.json").unlink()  # no keypoints at all
 
     out = tmp_path / "prepared"
-    code, stdout, stderr = prep_cli("prep", "phoenix", raw, "-o", out, "--keypoints", kp, "--pairs", "10",
+    code, stdout, stderr = cli("prep", "phoenix", raw, "-o", out, "--keypoints", kp, "--pairs", "10",
                                     "--workers", "2", "--no-progress")
     assert code == 0
     skipped = json.loads((out / "skipped.json").read_text())
@@ -167,13 +156,13 @@ def test_broken_clips_are_reported_and_skipped(release, coco_dir, tmp_path, prep
     assert len(list(ds.pairs("train"))) == 0  # both train clips were broken: nothing to draw from
 
 
-def test_not_a_release_is_exit_2_one_line(tmp_path, prep_cli):
+def test_not_a_release_is_exit_2_one_line(tmp_path, cli):
     (tmp_path / "raw").mkdir()
-    code, _, err = prep_cli("prep", "phoenix", tmp_path / "raw", "-o", tmp_path / "out")
+    code, _, err = cli("prep", "phoenix", tmp_path / "raw", "-o", tmp_path / "out")
     assert code == 2
     assert len(err.strip().splitlines()) == 1
     assert "not a PHOENIX-2014-T release" in err and "raw" in err
-    code, _, err = prep_cli("prep", "deepfashion", tmp_path / "raw", "-o", tmp_path / "out")
+    code, _, err = cli("prep", "deepfashion", tmp_path / "raw", "-o", tmp_path / "out")
     assert code == 2 and len(err.strip().splitlines()) == 1 and "not a DeepFashion release" in err
 
 
@@ -211,10 +200,10 @@ def test_phoenix_with_mediapipe_extraction(release, tmp_path):
     assert np.abs(single.xy[0] - pose.xy[2]).max() < 3
 
 
-def test_deepfashion_release(release, tmp_path, prep_cli):
+def test_deepfashion_release(release, tmp_path, cli):
     raw = release / "fashion"
     out = tmp_path / "df"
-    code, stdout, _ = prep_cli("prep", "deepfashion", raw, "-o", out, "--no-progress")
+    code, stdout, _ = cli("prep", "deepfashion", raw, "-o", out, "--no-progress")
     assert code == 0
     ds = PreparedDataset.open(out)
     for split in ("train", "test"):
@@ -233,18 +222,18 @@ def test_deepfashion_release(release, tmp_path, prep_cli):
     assert np.abs(pose.xy[0, :18][seen] - gt["xy"][:18][seen]).max() <= 0.5 + 1e-6  # integer pixels
     assert (pose.conf[0, 18:] == 0).all()  # OpenPose-18 has no hands or face
     before = {p: p.stat().st_mtime_ns for p in (out / "poses").glob("*.npz")}
-    code, stdout, _ = prep_cli("prep", "deepfashion", raw, "-o", out, "--no-progress")
+    code, stdout, _ = cli("prep", "deepfashion", raw, "-o", out, "--no-progress")
     assert code == 0 and f"prepared 0 clip(s), {len(before)} already done" in stdout
     assert {p: p.stat().st_mtime_ns for p in (out / "poses").glob("*.npz")} == before
 
 
-def test_output_of_another_kind_is_refused(release, prepared, prep_cli):
-    code, _, err = prep_cli("prep", "deepfashion", release / "fashion", "-o", prepared)
+def test_output_of_another_kind_is_refused(release, prepared, cli):
+    code, _, err = cli("prep", "deepfashion", release / "fashion", "-o", prepared)
     assert code == 2 and "holds a prepared 'phoenix-2014t' dataset" in err
 
 
-def test_prep_synthetic_cli(tmp_path, prep_cli):
-    code, out, _ = prep_cli("prep", "synthetic", "-o", tmp_path / "syn", "--signers", "2", "--sentences", "1",
+def test_prep_synthetic_cli(tmp_path, cli):
+    code, out, _ = cli("prep", "synthetic", "-o", tmp_path / "syn", "--signers", "2", "--sentences", "1",
                             "--fingerspelling", "1", "--no-progress")
     assert code == 0 and "train 2, dev" in out  # Signer01: 1 sentence + 1 fingerspelled word
     corpus = tmp_path / "syn" / "PHOENIX-2014-T" / "annotations" / "manual" / "PHOENIX-2014-T.train.corpus.csv"

@@ -11,27 +11,6 @@ from PIL import Image
 from signgen.pose.io import read_track, write_track
 
 
-@pytest.fixture(scope="session")
-def bundle(tmp_path_factory) -> Path:
-    """One tiny random bundle per test session (folder reused by every render test module)."""
-    from signgen.rendering.random_bundle import random_bundle
-
-    return random_bundle(tmp_path_factory.getbasetemp() / "tiny-bundle", steps=2)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _commands():
-    """Register the commands on the root app the way the lead will (if not done already)."""
-    from signgen.cli import app
-    from signgen.cli import render as render_cli
-
-    have = {c.name for c in app.registered_commands}
-    for name, fn in (("synthesize", render_cli.synthesize), ("render", render_cli.render),
-                     ("export", render_cli.export), ("eval", render_cli.evaluate)):
-        if name not in have:
-            app.command(name)(fn)
-
-
 @pytest.fixture
 def source(tmp_path) -> Path:
     """A 48x40 (W x H) picture: not the model's 64x64, so the resize path is used."""

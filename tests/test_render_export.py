@@ -16,24 +16,6 @@ from signgen.rendering import export as ex
 CLIPS = {"c1": 3, "c2": 4, "c3": 3}
 
 
-@pytest.fixture(scope="session")
-def bundle(tmp_path_factory) -> Path:
-    from signgen.rendering.random_bundle import random_bundle
-
-    return random_bundle(tmp_path_factory.getbasetemp() / "tiny-bundle", steps=2)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _commands():
-    from signgen.cli import app
-    from signgen.cli import render as render_cli
-
-    have = {c.name for c in app.registered_commands}
-    for name, fn in (("export", render_cli.export), ("eval", render_cli.evaluate)):
-        if name not in have:
-            app.command(name)(fn)
-
-
 @pytest.fixture
 def prepared(tmp_path, real_pose_file) -> Path:
     """Three tiny clips (40x32 frames, real keypoints scaled to them) with the test protocol."""

@@ -14,13 +14,6 @@ from signgen.rendering.geometry import Fit
 from signgen.rendering.pipeline import Renderer, Settings, _PoseConditions
 
 
-@pytest.fixture(scope="session")
-def bundle(tmp_path_factory) -> Path:
-    from signgen.rendering.random_bundle import random_bundle
-
-    return random_bundle(tmp_path_factory.getbasetemp() / "tiny-bundle", steps=2)
-
-
 @pytest.fixture(scope="module")
 def renderer(bundle) -> Renderer:
     return Renderer.load(bundle, "cpu")
