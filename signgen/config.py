@@ -36,7 +36,7 @@ class DataConfig:
     root: str | None = None  # prepared dataset folder (`signgen train ... --data` sets it)
     split: str = "train"  # pair list to train on (pairs/<split>.jsonl)
     val_split: str | None = "dev"  # held-out pairs for metrics and sample grids; None or missing: skipped
-    val_pairs: int = 64  # how many held-out pairs the metrics use (the first N)
+    val_pairs: int = 64  # how many held-out pairs the metrics use (evenly spaced, so they span clips)
     resize: str = "stretch"  # "stretch" (FPDM: frames resized to the model size) or "letterbox" (pad, keep aspect)
     flip_p: float = 0.5  # probability of a horizontal flip (image mirrored, left/right keypoints swapped)
     jitter_px: float = 1.0  # std of Gaussian keypoint jitter, in model pixels, on the pose conditioning image

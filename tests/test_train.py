@@ -309,3 +309,12 @@ def test_vae_perceptual_term_only_from_local_weights(toy, tmp_path):
     with pytest.raises(InputError, match="nope.safetensors: perceptual-loss weights not found"):
         train_stage("vae", cfg("vae.steps=1", f"train.perceptual_weights={tmp_path / 'nope.safetensors'}"), toy,
                     tmp_path / "vae2", progress=False)
+
+
+def test_held_out_pairs_are_spread_across_clips(toy):
+    from signgen.data.prepared import PreparedDataset
+    from signgen.train.data import PairDataset
+
+    ds = PairDataset(PreparedDataset.open(toy), "train", (32, 32), limit=2, load_images=False)
+    assert len(ds.pairs) == 2  # the list is grouped by clip, 8 pairs each
+    assert len({p.target[0] for p in ds.pairs}) == 2  # not two pairs of the first clip

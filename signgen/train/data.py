@@ -80,8 +80,11 @@ class PairDataset(Dataset):
         self.prepared = prepared
         self.split = split
         self.pairs: list[Pair] = list(prepared.pairs(split))
-        if limit is not None:
-            self.pairs = self.pairs[:limit]
+        if limit is not None and len(self.pairs) > limit:
+            # Evenly spaced through the list: held-out lists are grouped by clip (the test
+            # protocol), and the first N pairs would all be near-identical frames of one clip.
+            step = len(self.pairs) / limit
+            self.pairs = [self.pairs[int(i * step)] for i in range(limit)]
         if not self.pairs:
             raise InputError(f"pair list {split!r} is empty", prepared.root / "pairs" / f"{split}.jsonl")
         for p in self.pairs:
