@@ -108,6 +108,22 @@ def test_synthesize_retargets_onto_a_real_person(bundle, motion, tmp_path):
     assert len(pics) == 1 and pics[0].shape == (128, 128, 3)
 
 
+def test_render_a_real_photo_end_to_end(cli, bundle, tmp_path):
+    """`signgen render --source <a real photo>`: MediaPipe finds the person, the fingerspelled
+    motion is retargeted onto her, and the video decodes with the motion's frame count."""
+    import imageio.v3 as iio
+    from skimage import data
+
+    photo = tmp_path / "astronaut.png"
+    iio.imwrite(photo, data.astronaut()[::4, ::4])
+    out = tmp_path / "astronaut.mp4"
+    code, _, err = cli("render", "--source", photo, "--glosses", "H A", "--lexicon", "fingerspelling",
+                       "--language", "gsg", "--fps", "5", "-o", out, "--model", bundle, "-q")
+    assert code == 0, err
+    n, fps, shape = _decord(out)
+    assert n >= 4 and round(fps) == 5 and shape == (128, 128, 3)
+
+
 # ---- bad input: one line, exit 2, no output file --------------------------------------------
 
 def _bad(cli, tmp_path, out: Path, *args) -> str:
