@@ -1,4 +1,4 @@
-"""Rendering a clip with a loaded bundle: source encoded once, poses drawn per frame, three-branch
+"""Rendering a clip with a loaded bundle: source encoded once, poses drawn per frame, FPDM
 guidance in one batched UNet call, the windowed video sampler, VAE decoding in chunks.
 
 What happens for one clip, in order:
