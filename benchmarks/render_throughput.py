@@ -2,7 +2,7 @@
 
 Naive = what FPDM's release does per frame: re-encode the source, sample the frame alone, and
 run the three guidance branches as three separate UNet calls. Pipeline = `Renderer.render_video`:
-source encoded once, frames batched, the three branches in one UNet call of batch 3N. Both
+source encoded once, frames batched, the guidance branches in one UNet call (2N). Both
 include pose drawing, stage 1 and VAE decoding; neither writes a file.
 
 Model: a tiny RANDOM-weight bundle (64x64, 16x16x4 latents; speed does not depend on the
