@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from signgen.pose.track import PoseTrack
-from signgen.rendering.geometry import Fit
+from signgen.geometry import Fit
 from signgen.rendering.pipeline import Renderer, Settings, _PoseConditions
 
 

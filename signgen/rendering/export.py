@@ -183,7 +183,7 @@ def export_clip(job: ClipJob, out: Path, renderer, settings) -> int:
     write_poses(pred_dir / "poses.npz", track.xy, track.conf, sx, sc)
     if job.gt_frames is not None:
         from ..data.prepared import read_image
-        from .geometry import resize_image
+        from ..geometry import resize_image
 
         gt_dir.mkdir(parents=True, exist_ok=True)
         for t, p in enumerate(job.gt_frames):

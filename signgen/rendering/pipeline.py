@@ -34,7 +34,7 @@ import torch
 from ..errors import InputError
 from ..pose.draw import draw_pose
 from ..pose.track import PoseTrack
-from .geometry import RESIZE_MODES, Fit
+from ..geometry import RESIZE_MODES, Fit
 
 Progress = Callable[[str, int, int], None]
 """progress(what, done, total), what in {"steps", "frames"}."""

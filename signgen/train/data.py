@@ -15,17 +15,17 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Iterator
 
-import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
 from ..data.prepared import Pair, PreparedDataset, read_image
 from ..errors import InputError
+from ..geometry import Fit
 from ..pose.draw import draw_pose
 from ..pose.track import PoseTrack
 
-__all__ = ["PairDataset", "StepBatches", "derive_seed", "fit_frame", "frame_key", "to_tensor"]
+__all__ = ["PairDataset", "StepBatches", "derive_seed", "frame_key", "to_tensor"]
 
 Key = tuple[int, bool, int]
 
@@ -38,25 +38,6 @@ def derive_seed(*words: int) -> int:
 def frame_key(clip: str, frame: int, flip: bool) -> str:
     """The cache key of one frame as the model sees it (flipped frames are other inputs)."""
     return f"{clip}:{int(frame)}:{int(bool(flip))}"
-
-
-def fit_frame(image: np.ndarray, size: tuple[int, int], mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Resize an RGB frame to `size` = (H, W); returns (image, scale [2], offset [2]) so that
-    keypoints map by `xy * scale + offset`. "stretch" fills the frame (FPDM resizes PHOENIX's
-    210x260 to 256x256); "letterbox" keeps the aspect ratio and pads with black."""
-    h, w = image.shape[:2]
-    H, W = size
-    if mode == "stretch":
-        scale = np.array([W / w, H / h], np.float32)
-        out = cv2.resize(image, (W, H), interpolation=cv2.INTER_AREA if W < w else cv2.INTER_LINEAR)
-        return out, scale, np.zeros(2, np.float32)
-    s = min(W / w, H / h)
-    nw, nh = max(1, round(w * s)), max(1, round(h * s))
-    inner = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR)
-    out = np.zeros((H, W, 3), np.uint8)
-    ox, oy = (W - nw) // 2, (H - nh) // 2
-    out[oy:oy + nh, ox:ox + nw] = inner
-    return out, np.array([nw / w, nh / h], np.float32), np.array([ox, oy], np.float32)
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -131,11 +112,8 @@ class PairDataset(Dataset):
     def _geometry(self, clip: str) -> tuple[np.ndarray, np.ndarray]:
         """Scale/offset from the clip's keypoint frame size to the model size (no image read)."""
         track = self._poses(clip)
-        fake = np.zeros((track.height, track.width, 3), np.uint8) if self.resize == "letterbox" else None
-        if fake is None:
-            return np.array([self.size[1] / track.width, self.size[0] / track.height], np.float32), np.zeros(2, np.float32)
-        _, s, o = fit_frame(fake, self.size, self.resize)
-        return s, o
+        fit = Fit(track.width, track.height, self.size[1], self.size[0], self.resize)
+        return fit.scale, fit.offset
 
     def image(self, clip: str, frame: int, flip: bool) -> np.ndarray:
         """The frame at model size, uint8 [H, W, 3], mirrored when `flip`."""
@@ -143,7 +121,8 @@ class PairDataset(Dataset):
         if frame >= len(paths):
             raise InputError(f"clip {clip!r} has {len(paths)} images on disk, pair wants frame {frame}",
                              self.prepared.image_root)
-        img, _, _ = fit_frame(read_image(paths[frame]), self.size, self.resize)
+        img = read_image(paths[frame])
+        img = Fit(img.shape[1], img.shape[0], self.size[1], self.size[0], self.resize).to_model(img)
         return np.ascontiguousarray(img[:, ::-1]) if flip else img
 
     def pose_points(self, clip: str, frame: int, flip: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..errors import InputError
+from .errors import InputError
 
 RESIZE_MODES = ("stretch", "letterbox")
 
