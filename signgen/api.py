@@ -30,11 +30,11 @@ _VIDEO_INPUTS = (".mp4", ".webm", ".avi", ".mov", ".mkv")
 
 def load_source(source: str | Path | np.ndarray) -> tuple[np.ndarray, str | None]:
     """(RGB uint8 picture, its path or None) from a file or an array; InputError on anything else."""
-    from .pose.extract import _as_rgb, read_image
+    from .pose.extract import as_rgb, read_image
 
     if isinstance(source, (str, Path)):
         return read_image(source), str(source)
-    return _as_rgb(np.asarray(source)), None
+    return as_rgb(np.asarray(source)), None
 
 
 def load_motion(

@@ -99,7 +99,7 @@ def _frame_arrays(results: Any, width: int, height: int) -> tuple[np.ndarray, np
     return xyz[:, :2], conf, xyz[:, 2]
 
 
-def _as_rgb(image: np.ndarray, path: str | Path | None = None) -> np.ndarray:
+def as_rgb(image: np.ndarray, path: str | Path | None = None) -> np.ndarray:
     """Any HxW / HxWx3 / HxWx4 image of any dtype -> contiguous uint8 RGB, as MediaPipe wants."""
     from skimage.color import gray2rgb
     from skimage.util import img_as_ubyte
@@ -141,7 +141,7 @@ def read_image(path: str | Path) -> np.ndarray:
                 array = np.asarray(im.convert("RGB"))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise InputError(f"not a readable image ({type(e).__name__}: {e})", path) from None
-    return _as_rgb(array, path)
+    return as_rgb(array, path)
 
 
 def _check_file(path: Path) -> None:
@@ -161,7 +161,7 @@ def extract_image(image: np.ndarray | str | Path, *, model_complexity: int = 1) 
     if isinstance(image, (str, Path)):
         path = Path(image)
         image = read_image(path)
-    rgb = _as_rgb(image, path)
+    rgb = as_rgb(image, path)
     height, width = rgb.shape[:2]
     from ..video import native_stderr_silenced  # MediaPipe's C++ logs a dozen lines at start-up
 
@@ -278,7 +278,7 @@ def extract_images(images: Iterable[np.ndarray], *, tracking: bool = False, fps:
     size = None
     with native_stderr_silenced(), _holistic(not tracking, model_complexity) as model:
         for k, image in enumerate(images):
-            rgb = _as_rgb(image, None)
+            rgb = as_rgb(image, None)
             if size is None:
                 size = rgb.shape[:2]
             elif rgb.shape[:2] != size:
