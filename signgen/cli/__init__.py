@@ -13,7 +13,6 @@ from typing import Optional
 import typer
 # typer 0.29 vendors click; its exception classes live here.
 from typer._click import exceptions as click_exc
-from rich.console import Console
 from rich.markup import escape
 
 from .. import __version__
@@ -22,8 +21,8 @@ from . import pose as pose_cli
 from . import prep as prep_cli
 from . import render as render_cli
 from . import train as train_cli
+from .output import err_console
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)  # soft_wrap: an error stays one line
 
 app = typer.Typer(
     name="signgen",

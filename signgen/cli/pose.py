@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
 from ..errors import InputError
@@ -19,15 +18,9 @@ from ..pose import PoseTrack, get_layout
 from ..pose import io as pose_io
 from ..pose.extract import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS  # light: mediapipe loads on use
 from ..pose.io.checks import check_fps, check_size
+from .output import console, group
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
-
-app = typer.Typer(
-    help="Keypoint tracks: extract, convert, preview, build from glosses.",
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+app = group("Keypoint tracks: extract, convert, preview, build from glosses.")
 
 _TRACK_FORMATS = ".pose, .json, .npy, .npz, or a folder of OpenPose *_keypoints.json files"
 

@@ -10,17 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+from .output import console, err_console, group
 
-app = typer.Typer(
-    help="Prepare datasets (PHOENIX-2014-T, DeepFashion, synthetic) and learn a gloss lexicon.",
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+app = group("Prepare datasets (PHOENIX-2014-T, DeepFashion, synthetic) and learn a gloss lexicon.")
 
 
 def _report(summary) -> int:

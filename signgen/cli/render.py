@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 from rich.text import Text
 
 from ..errors import InputError
+from .output import console
 
-console = Console(highlight=False, soft_wrap=True)
 
 _MODEL = "Model bundle folder (default: the model bundled in signgen/assets/default-model)."
 _DEVICE = "auto (cuda if available, else cpu), cpu, cuda or cuda:N."

@@ -15,12 +15,9 @@ from typing import List, Optional
 
 import typer
 
-app = typer.Typer(
-    help="Train the models: a tiny VAE (CPU sizes), stage 1 (fusion) and stage 2 (diffusion), on accelerate.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+from .output import group
+
+app = group("Train the models: a tiny VAE (CPU sizes), stage 1 (fusion) and stage 2 (diffusion), on accelerate.")
 
 _CONFIG = typer.Option(..., "--config", "-c", help="YAML config (configs/tiny.yaml, configs/phoenix.yaml, ...).")
 _DATA = typer.Option(None, "--data", "-d", help="Prepared dataset folder (overrides data.root).")
