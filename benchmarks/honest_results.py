@@ -5,15 +5,16 @@ prepared split whose signers and gloss sequences never appear in training, and s
 `signgen eval`'s metrics, on the whole frame and on the changed region:
 
 - the full model (shared noise + temporal smoothing, the defaults);
-- the same model with the fusion-embedding term off at sampling (`--fusion-guidance 0`;
-  a sampling-time ablation, not the paper's separately trained "stage 2 alone");
+- the same model with the fusion-embedding term off at sampling (`--fusion-guidance 0`);
+- with `--stage2-alone BUNDLE`: the paper's ablation, a stage 2 trained without the fusion
+  embedding (`--set model.overrides.stage2.drop_fusion=1.0`), same data and steps;
 - the same model with independent noise and no smoothing (the temporal comparison);
 - two trivial baselines: copying the source frame, and the drawn pose alone.
 
 Also reports seconds per frame on this machine at the given steps. Prints one JSON line.
 
     python benchmarks/honest_results.py --model signgen/assets/default-model \
-        --data data/prepared --split test --clips 6 --out /tmp/honest
+        --stage2-alone runs/diffusion-alone/bundle --data data/prepared --split test --clips 6 --out /tmp/honest
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="default: the bundle's own (20)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--stage2-alone", default=None, help="bundle of a stage 2 trained without the fusion embedding")
     args = ap.parse_args()
 
     out = Path(args.out)
@@ -92,6 +94,11 @@ def main() -> None:
         if done["frames"]:
             timing[name] = round((time.perf_counter() - start) / done["frames"], 4)
         results[name] = scores(out / name / "pred", out / name / "gt")
+    if args.stage2_alone:
+        start = time.perf_counter()
+        done = export(jobs, out / "stage2_alone", Renderer.load(args.stage2_alone, args.device), Settings(steps=args.steps))
+        timing["stage2_alone"] = round((time.perf_counter() - start) / max(1, done["frames"]), 4)
+        results["stage2_alone"] = scores(out / "stage2_alone" / "pred", out / "stage2_alone" / "gt")
     gt = out / "full" / "gt"
     results["copy_source"] = scores(baseline(gt, out / "copy_source", "copy"), gt)
     results["pose_only"] = scores(baseline(gt, out / "pose_only", "pose"), gt)

@@ -5,7 +5,7 @@ few frames, then the clip is rendered and streamed into an .mp4. Reported per le
 growth of the process's peak RSS over the warmed-up state (resource.getrusage ru_maxrss,
 covers torch's CPU tensors) and the peak of Python/numpy allocations (tracemalloc).
 
-Model: a tiny RANDOM-weight bundle (64x64, 16x16x4 latents), 2 steps, window 16. Prints one
+Model: a tiny RANDOM-weight bundle (64x64, 32x32x4 latents), 2 steps, window 16. Prints one
 JSON line. Usage: python benchmarks/render_memory.py [--lengths 50 500]
 """
 
@@ -72,7 +72,7 @@ def main() -> None:
             results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     first, last = results[0], results[-1]
     print(json.dumps({
-        "benchmark": "render_memory", "model": "tiny random-weight bundle (64x64, 16x16x4 latents)",
+        "benchmark": "render_memory", "model": "tiny random-weight bundle (64x64, 32x32x4 latents)",
         "steps": args.steps, "window": 16, "runs": results,
         "rss_growth_ratio": round(last["rss_growth_mb"] / max(first["rss_growth_mb"], 0.1), 2),
         "tracemalloc_ratio": round(last["tracemalloc_peak_mb"] / max(first["tracemalloc_peak_mb"], 1e-3), 2),

@@ -5,7 +5,7 @@ run the three guidance branches as three separate UNet calls. Pipeline = `Render
 source encoded once, frames batched, the guidance branches in one UNet call (2N). Both
 include pose drawing, stage 1 and VAE decoding; neither writes a file.
 
-Model: a tiny RANDOM-weight bundle (64x64, 16x16x4 latents; speed does not depend on the
+Model: a tiny RANDOM-weight bundle (64x64, 32x32x4 latents; speed does not depend on the
 weights). Prints one JSON line. Usage: python benchmarks/render_throughput.py [--frames 32 --steps 4]
 """
 
@@ -45,6 +45,7 @@ def naive(r: Renderer, image: np.ndarray, track: PoseTrack, steps: int, guidance
     for t in range(track.num_frames):
         src = r.image_tensor([fit.to_model(image)])
         emb, tokens = stage1.encoder.embed_and_tokens(src)
+        src_latents = r.bundle.vae.encode(src) if stage2.config.src_latent_channels else None
         pose = r.image_tensor([draw_pose(xy[t], track.conf[t], fit.model_width, fit.model_height)])
         fused = stage1.fusion(emb, stage1.encoder.embed(pose))
         sched = type(sched_t).from_config(sched_t.config)
@@ -53,7 +54,7 @@ def naive(r: Renderer, image: np.ndarray, track: PoseTrack, steps: int, guidance
         x = torch.randn((1, *r.latent_shape), generator=g) * sched.init_noise_sigma
         for ts in sched.timesteps:
             xin = sched.scale_model_input(x, ts)
-            eps = [stage2(xin, ts, fused, tokens, pose, drop_mask=m) for m in masks]
+            eps = [stage2(xin, ts, fused, tokens, pose, drop_mask=m, src_latents=src_latents) for m in masks]
             x = sched.step(combine_guidance(*eps, w=guidance), ts, x, generator=g).prev_sample
         frames.append(fit.from_model(r.decode(x)[0]))
     return frames
@@ -82,7 +83,7 @@ def main() -> None:
     t_naive = time.perf_counter() - t0
     assert len(out) == len(ref) == args.frames
     print(json.dumps({
-        "benchmark": "render_throughput", "model": "tiny random-weight bundle (64x64, 16x16x4 latents)",
+        "benchmark": "render_throughput", "model": "tiny random-weight bundle (64x64, 32x32x4 latents)",
         "frames": args.frames, "steps": args.steps, "threads": args.threads, "window": settings.window,
         "batch_size": settings.batch_size,
         "pipeline_fps": round(args.frames / t_pipe, 2), "naive_fps": round(args.frames / t_naive, 2),

@@ -9,8 +9,9 @@ from signgen.synth import write_synthetic_release
 
 
 def make_synthetic_release(out: str | Path, *, num_signers: int = 9, sentences_per_signer: int = 20,
-                           fingerspelling_per_signer: int = 0, seed: int = 0, progress: bool = True) -> dict:
+                           fingerspelling_per_signer: int = 0, seed: int = 0, progress: bool = True,
+                           size: tuple[int, int] = (210, 260)) -> dict:
     """Write (or finish) the release under `out`; returns its counts (see `write_synthetic_release`)."""
     return write_synthetic_release(out, num_signers=num_signers, sentences_per_signer=sentences_per_signer,
                                    fingerspelling_per_signer=fingerspelling_per_signer, seed=seed,
-                                   progress=progress)
+                                   progress=progress, phoenix_size=size)

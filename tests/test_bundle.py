@@ -55,13 +55,16 @@ def test_round_trip_is_exact(parts, bundle_dir):
     _states_equal(vae, b.vae)
     g = torch.Generator().manual_seed(3)
     src, pose = torch.rand(1, 3, 64, 64, generator=g), torch.rand(2, 3, 64, 64, generator=g)
-    x = torch.randn(2, 4, 16, 16, generator=g)
+    x = torch.randn(2, 4, 32, 32, generator=g)
     with torch.no_grad():
         fused, fused2 = stage1(src, pose[:1]), b.stage1(src, pose[:1])
         toks, toks2 = stage1.encoder.tokens(src), b.stage1.encoder.tokens(src)
-        out = stage2.forward_branches(x, 500, fused, toks, pose)
-        out2 = b.stage2.forward_branches(x, 500, fused2, toks2, pose)
+        z, z2 = vae.encode(src), b.vae.encode(src)
+        out = stage2.forward_branches(x, 500, fused, toks, pose, src_latents=z)
+        out2 = b.stage2.forward_branches(x, 500, fused2, toks2, pose, src_latents=z2)
         img, img2 = vae.decode(x), b.vae.decode(x)
+    assert z.shape == (1, 4, 32, 32) and torch.equal(z, z2)
+    assert b.stage2.config.src_latent_channels == 4  # the config round-trips too
     assert torch.equal(fused, fused2) and torch.equal(toks, toks2)
     for o, o2 in zip(out, out2):
         assert torch.equal(o, o2)
@@ -96,8 +99,8 @@ def test_load_in_bfloat16(bundle_dir):
     assert {p.dtype for m in (b.stage1, b.stage2, b.vae) for p in m.parameters()} == {torch.bfloat16}
     # fp32 latents and conditions go in, fp32 predictions come out (the UNet runs in bf16).
     with torch.no_grad():
-        out = b.stage2(torch.randn(2, 4, 16, 16), 10, torch.randn(2, 128), torch.randn(1, 5, 128),
-                       torch.rand(2, 3, 64, 64))
+        out = b.stage2(torch.randn(2, 4, 32, 32), 10, torch.randn(2, 128), torch.randn(1, 5, 128),
+                       torch.rand(2, 3, 64, 64), src_latents=torch.randn(1, 4, 32, 32))
     assert out.dtype == torch.float32 and torch.isfinite(out).all()
 
 

@@ -244,6 +244,20 @@ def test_prep_synthetic_cli(tmp_path, cli):
     assert (tmp_path / "syn" / "fashion" / "fasion-resize-pairs-train.csv").is_file()
 
 
+def test_prep_synthetic_size(tmp_path, cli):
+    from signgen.data.prepared import read_image
+
+    code, _, _ = cli("prep", "synthetic", "-o", tmp_path / "syn", "--signers", "2", "--sentences", "1",
+                     "--size", "64x48", "--no-progress")
+    assert code == 0
+    frames = sorted((tmp_path / "syn" / "PHOENIX-2014-T" / "features" / "fullFrame-64x48px").glob("*/*/images0001.png"))
+    assert frames and read_image(frames[0]).shape == (48, 64, 3)
+    code, _, err = cli("prep", "synthetic", "-o", tmp_path / "bad", "--size", "64by64")
+    assert code == 2 and "--size must look like 210x260, got '64by64'" in err
+    code, _, err = cli("prep", "synthetic", "-o", tmp_path / "bad", "--size", "16x16")
+    assert code == 2 and "too small" in err
+
+
 def test_deepfashion_missing_points_and_broken_image(tmp_path):
     from PIL import Image
 

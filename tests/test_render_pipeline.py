@@ -3,6 +3,7 @@ bounded per-frame state, streaming, and one consistent picture <-> model mapping
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -47,9 +48,9 @@ def test_fit_maps_points_and_pixels_the_same_way():
 
 
 def test_source_encoded_once_and_branches_batched(renderer, monkeypatch):
-    enc = renderer.bundle.stage1.encoder
-    calls = {"encoder": 0, "pose_calls": 0, "pose_frames": 0, "unet": []}
-    real_et, real_embed = enc.embed_and_tokens, enc.embed
+    enc, vae = renderer.bundle.stage1.encoder, renderer.bundle.vae
+    calls = {"encoder": 0, "pose_calls": 0, "pose_frames": 0, "unet": [], "vae_encode": 0}
+    real_et, real_embed, real_vae_encode = enc.embed_and_tokens, enc.embed, vae.encode
 
     def counting_et(x):
         calls["encoder"] += 1
@@ -60,8 +61,13 @@ def test_source_encoded_once_and_branches_batched(renderer, monkeypatch):
         calls["pose_frames"] += x.shape[0]
         return real_embed(x)  # goes through embed_and_tokens too
 
+    def counting_vae_encode(x, *a, **k):
+        calls["vae_encode"] += x.shape[0]
+        return real_vae_encode(x, *a, **k)
+
     monkeypatch.setattr(enc, "embed_and_tokens", counting_et)
     monkeypatch.setattr(enc, "embed", counting_embed)
+    monkeypatch.setattr(vae, "encode", counting_vae_encode)
     hook = renderer.bundle.stage2.unet.register_forward_pre_hook(lambda m, a: calls["unet"].append(a[0].shape[0]))
     try:
         frames = renderer.render_video(_picture(), _track(10), Settings(steps=2, window=4, overlap=2, batch_size=2))
@@ -71,6 +77,7 @@ def test_source_encoded_once_and_branches_batched(renderer, monkeypatch):
     assert len(out) == 10 and out[0].shape == (40, 48, 3)
     assert calls["encoder"] - calls["pose_calls"] == 1  # the source picture: once per clip
     assert calls["pose_frames"] == 10  # each frame's pose embedded once (cached within a window)
+    assert calls["vae_encode"] == 1  # the source latents: one picture, once per clip
     assert all(b % 2 == 0 for b in calls["unet"])  # uncond + full in one call of 2N (src+pose cancels)
     assert max(calls["unet"]) == 4  # batch 2 x 2 branches
 
@@ -131,11 +138,68 @@ def test_denoiser_wires_the_three_branches(renderer):
     poses, fused = cond(idx)
     stage2 = renderer.bundle.stage2
     with torch.no_grad():
-        full = stage2(x, t, fused, source.tokens, poses)
-        uncond = stage2(x, t, fused, source.tokens, poses, drop_mask=torch.ones(2, 3, dtype=torch.bool))
+        full = stage2(x, t, fused, source.tokens, poses, src_latents=source.latents)
+        uncond = stage2(x, t, fused, source.tokens, poses, drop_mask=torch.ones(2, 3, dtype=torch.bool),
+                        src_latents=source.latents)
         torch.testing.assert_close(renderer.denoiser(source, cond, 1.0)(x, t, idx), full, rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(renderer.denoiser(source, cond, 0.0)(x, t, idx), uncond, rtol=1e-4, atol=1e-5)
+        # The denoiser hands stage 2 the source's latents: other latents, another prediction.
+        blank = dataclasses.replace(source, latents=torch.zeros_like(source.latents))
+        assert (renderer.denoiser(blank, cond, 1.0)(x, t, idx) - full).abs().max() > 1e-4
     assert not torch.allclose(full, uncond)
+
+
+def test_encode_source_gives_the_pictures_vae_latents(renderer):
+    picture = _picture()
+    source = renderer.encode_source(picture)
+    assert renderer.bundle.stage2.config.src_latent_channels == 4
+    assert source.latents is not None and tuple(source.latents.shape) == (1, 4, 32, 32)
+    assert renderer.latent_shape == (4, 32, 32)
+    assert source.latents.dtype == renderer.dtype and torch.isfinite(source.latents).all()
+    with torch.no_grad():  # the fitted (model-sized) picture through the bundle's VAE
+        ref = renderer.bundle.vae.encode(renderer.image_tensor([source.fit.to_model(picture)]))
+    torch.testing.assert_close(source.latents, ref.to(renderer.dtype))
+    other = renderer.encode_source(255 - picture)
+    assert (other.latents - source.latents).abs().max() > 1e-3
+
+
+def test_stage2_without_fusion_ignores_the_fusion_embedding(bundle):
+    """drop_fusion = 1 (stage 2 trained alone): the denoiser runs the uncond and src+pose branches
+    only, so the fusion embedding (stage 1's output) changes nothing, whatever the weights."""
+    plain = Renderer.load(bundle, "cpu")
+    alone = Renderer.load(bundle, "cpu")
+    alone.bundle.stage2.config = dataclasses.replace(alone.bundle.stage2.config, drop_fusion=1.0)
+    source = alone.encode_source(_picture())
+    track = _track(3)
+    cond = _PoseConditions(alone, source.fit.points_to_model(track.xy), track.conf, source, capacity=4)
+    x = torch.randn(2, *alone.latent_shape, generator=torch.Generator().manual_seed(0))
+    t, idx = torch.tensor(500), torch.tensor([0, 2])
+    poses, fused = cond(idx)
+    other_fused = torch.nn.functional.normalize(torch.randn(fused.shape, generator=torch.Generator().manual_seed(1)),
+                                                dim=-1).to(fused.dtype)
+    other = lambda i: (poses, other_fused)  # noqa: E731  same poses, another fusion output
+    seen = []
+    hook = alone.bundle.stage2.unet.register_forward_pre_hook(lambda m, a: seen.append(a[0].shape[0]))
+    try:
+        with torch.no_grad():
+            sp = alone.bundle.stage2(x, t, fused, source.tokens, poses, src_latents=source.latents,
+                                     drop_mask=torch.tensor([[False, False, True]] * 2))
+            seen.clear()
+            for w, wf in ((2.0, None), (1.0, None), (2.0, 3.0)):
+                a = alone.denoiser(source, cond, w, wf)(x, t, idx)
+                b = alone.denoiser(source, other, w, wf)(x, t, idx)
+                torch.testing.assert_close(a, b, rtol=0, atol=0)
+                if w == 1.0:  # w = 1: the src+pose prediction itself
+                    torch.testing.assert_close(a, sp, rtol=1e-4, atol=1e-5)
+            # The same bundle with the fusion path on does depend on it (so the check above can fail).
+            p_src = plain.encode_source(_picture())
+            p_cond = _PoseConditions(plain, p_src.fit.points_to_model(track.xy), track.conf, p_src, capacity=4)
+            p_other = lambda i: (p_cond(i)[0], other_fused)  # noqa: E731
+            a, b = plain.denoiser(p_src, p_cond, 2.0)(x, t, idx), plain.denoiser(p_src, p_other, 2.0)(x, t, idx)
+    finally:
+        hook.remove()
+    assert seen == [4] * 6  # 2 frames x (uncond, src+pose) per call, even with a separate fusion weight
+    assert (a - b).abs().max() > 1e-4
 
 
 def test_letterbox_bundle_keeps_the_pictures_size(renderer):
@@ -157,9 +221,10 @@ def test_two_branch_guidance_equals_fpdm_three_branch(renderer):
     fused = torch.nn.functional.normalize(torch.randn(3, stage2.config.fusion_dim, generator=g), dim=-1)
     tokens = torch.randn(1, 16, stage2.config.token_dim, generator=g)
     pose = torch.rand(3, 3, h * stage2.config.pose_factor, w * stage2.config.pose_factor, generator=g)
+    src_latents = torch.randn(1, C, h, w, generator=g)
     with torch.no_grad():
-        u, sp, full = stage2.forward_branches(x, 500, fused, tokens, pose)
-        u2, full2 = stage2.forward_branches(x, 500, fused, tokens, pose, ("uncond", "full"))
+        u, sp, full = stage2.forward_branches(x, 500, fused, tokens, pose, src_latents=src_latents)
+        u2, full2 = stage2.forward_branches(x, 500, fused, tokens, pose, ("uncond", "full"), src_latents=src_latents)
     torch.testing.assert_close(combine_guidance(u, sp, full, 2.0), u2 + 2.0 * (full2 - u2), rtol=1e-4, atol=1e-5)
 
     seen = []

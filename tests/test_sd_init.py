@@ -13,13 +13,15 @@ from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from signgen.errors import InputError
 from signgen.models.sd_init import init_stage2_from_sd, read_sd_unet, sd_scheduler_config
 from signgen.models.sizes import SD21_SCHEDULER, get_size
-from signgen.models.stage2 import Stage2
+from signgen.models.stage2 import Stage2, Stage2Config
 from signgen.models.vae import VAEConfig, load_vae
 
 
 def _config():
-    # SD-2-like structure (linear projections in the transformers), tiny widths.
-    return dataclasses.replace(get_size("tiny").stage2, use_linear_projection=True)
+    # SD-2-like structure (cross-attention in the upper levels, linear projections in the
+    # transformers, no source latents, a factor-4 pose stack like the folder's VAE), tiny widths.
+    return Stage2Config(latent_size=(16, 16), fusion_dim=128, token_dim=128, use_linear_projection=True,
+                        src_latent_channels=0, pose_embed_channels=(16, 32, 64))
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,26 @@ def test_copies_matching_weights_and_zeroes_pose_channels(sd_folder):
     assert "class_mlp.0.weight" in report.new and "pose_embed.conv_in.weight" in report.new
     assert torch.equal(stage2.class_mlp[0].weight, mlp_before)  # new layers untouched
     assert "copied" in report.summary()
+
+
+def test_stage2_with_src_latents_gets_zero_src_and_pose_channels(sd_folder):
+    """A stage 2 that also concatenates the source latents: SD's conv_in fills the noisy-latent
+    channels only; source-latent and pose channels start at zero, so at init neither matters."""
+    _, sd = read_sd_unet(sd_folder)
+    torch.manual_seed(1)
+    stage2 = Stage2(dataclasses.replace(_config(), src_latent_channels=4)).eval()
+    report = init_stage2_from_sd(stage2, sd_folder)
+    w = stage2.unet.conv_in.weight
+    assert w.shape[1] == 4 + 4 + 64
+    assert torch.equal(w[:, :4], sd["conv_in.weight"]) and (w[:, 4:] == 0).all()
+    assert report.partial == ["unet.conv_in.weight"] and report.mismatched == []
+    g = torch.Generator().manual_seed(2)
+    args = (torch.randn(2, 4, 16, 16, generator=g), 999, torch.randn(1, 128, generator=g),
+            torch.randn(1, 5, 128, generator=g), torch.rand(2, 3, 64, 64, generator=g))
+    with torch.no_grad():
+        a = stage2(*args, src_latents=torch.randn(1, 4, 16, 16, generator=g))
+        b = stage2(*args, src_latents=torch.zeros(1, 4, 16, 16))
+    torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
 
 
 def test_vae_and_scheduler_come_from_the_same_folder(sd_folder):

@@ -11,6 +11,8 @@ from signgen.models.sizes import get_size
 from signgen.models.stage2 import DROP_FUSION, DROP_POSE, DROP_SRC, Stage2, Stage2Config
 
 B, N_TOK = 3, 10
+LAT = 4  # latent channels
+H, W = get_size("tiny").stage2.latent_size  # 32x32: the tiny VAE downsamples 64x64 images by 2
 
 
 def _config(**changes) -> Stage2Config:
@@ -28,20 +30,21 @@ def _inputs(seed: int = 1, batch: int = B, shared_source: bool = True):
     c = get_size("tiny").stage2
     nb = 1 if shared_source else batch
     return dict(
-        noisy_latents=torch.randn(batch, 4, 16, 16, generator=g),
+        noisy_latents=torch.randn(batch, LAT, H, W, generator=g),
         timesteps=torch.randint(0, 1000, (batch,), generator=g),
         fusion_emb=torch.randn(nb, c.fusion_dim, generator=g),
         src_tokens=torch.randn(nb, N_TOK, c.token_dim, generator=g),
         pose_image=torch.rand(batch, 3, 64, 64, generator=g),
+        src_latents=torch.randn(nb, LAT, H, W, generator=g),
     )
 
 
 def _perturb_pose_weights(model: Stage2) -> Stage2:
-    """A copy whose pose inputs to conv_in are no longer zero (as after some training)."""
+    """A copy whose source-latent and pose inputs to conv_in are no longer zero (as after some training)."""
     m = Stage2(model.config).eval()
     m.load_state_dict(model.state_dict())
     with torch.no_grad():
-        m.unet.conv_in.weight[:, 4:].normal_(0, 0.05, generator=torch.Generator().manual_seed(3))
+        m.unet.conv_in.weight[:, LAT:].normal_(0, 0.05, generator=torch.Generator().manual_seed(3))
     return m
 
 
@@ -51,9 +54,11 @@ def test_output_shape_and_shared_source_broadcast(model):
         out = model(**x)
         # Per-frame copies of the source give the same result as one broadcast source.
         full = dict(x, fusion_emb=x["fusion_emb"].expand(B, -1).clone(),
-                    src_tokens=x["src_tokens"].expand(B, -1, -1).clone())
+                    src_tokens=x["src_tokens"].expand(B, -1, -1).clone(),
+                    src_latents=x["src_latents"].expand(B, -1, -1, -1).clone())
         out_full = model(**full)
-    assert out.shape == (B, 4, 16, 16)
+    assert (H, W) == (32, 32)
+    assert out.shape == (B, LAT, H, W)
     assert torch.isfinite(out).all()
     torch.testing.assert_close(out, out_full, atol=1e-5, rtol=1e-5)
 
@@ -63,14 +68,16 @@ def test_unet_is_stock_diffusers_with_pose_channels(model):
 
     assert type(model.unet) is UNet2DConditionModel
     assert model.unet.config.class_embed_type == "identity"
-    assert model.unet.config.in_channels == 4 + model.config.pose_embed_channels[-1]
-    assert model.config.pose_factor == get_size("tiny").vae.factor == 4
+    # [noisy latents ; source latents ; pose features]
+    assert model.config.src_latent_channels == LAT
+    assert model.unet.config.in_channels == LAT + LAT + model.config.pose_embed_channels[-1]
+    assert model.config.pose_factor == get_size("tiny").vae.factor == 2
 
 
 def test_zero_init_pose_inputs_do_not_change_output(model):
     x = _inputs()
     other_pose = torch.rand(B, 3, 64, 64, generator=torch.Generator().manual_seed(9))
-    assert (model.unet.conv_in.weight[:, 4:] == 0).all()
+    assert (model.unet.conv_in.weight[:, LAT:] == 0).all()
     with torch.no_grad():
         a = model(**x)
         b = model(**dict(x, pose_image=other_pose))
@@ -90,7 +97,7 @@ def test_forward_branches_equals_three_forwards_in_one_unet_call(model):
     try:
         with torch.no_grad():
             u, sp, full = m.forward_branches(x["noisy_latents"], x["timesteps"], x["fusion_emb"],
-                                             x["src_tokens"], x["pose_image"])
+                                             x["src_tokens"], x["pose_image"], src_latents=x["src_latents"])
             assert calls == [3 * B]  # one batched UNet call
             masks = {
                 "u": torch.ones(B, 3, dtype=torch.bool),
@@ -145,8 +152,8 @@ def test_training_mode_drops_as_configured(model):
 
 def test_pose_size_must_match_latents(model):
     x = _inputs()
-    with pytest.raises(ValueError, match="4x the latent size"):
-        model(**dict(x, pose_image=torch.rand(B, 3, 32, 32)))
+    with pytest.raises(ValueError, match="2x the latent size"):
+        model(**dict(x, pose_image=torch.rand(B, 3, 32, 32)))  # pose features 16x16, latents 32x32
     with pytest.raises(ValueError, match="fusion_emb must be"):
         model(**dict(x, fusion_emb=torch.rand(B, 7)))
 
@@ -155,7 +162,7 @@ def test_few_optimisation_steps_lower_the_loss():
     torch.manual_seed(0)
     m = Stage2(_config()).train()
     x = _inputs(seed=2, batch=4, shared_source=False)
-    noise = torch.randn(4, 4, 16, 16, generator=torch.Generator().manual_seed(4))
+    noise = torch.randn(4, LAT, H, W, generator=torch.Generator().manual_seed(4))
     opt = torch.optim.AdamW(m.parameters(), lr=2e-3)
     no_drop = torch.zeros(4, 3, dtype=torch.bool)
     losses = []
@@ -167,7 +174,108 @@ def test_few_optimisation_steps_lower_the_loss():
         opt.step()
         losses.append(loss.item())
     assert losses[-1] < 0.6 * losses[0], losses
-    # Gradients reach every conditioner, including the (zero-initialised) pose path.
+    # Gradients reach every conditioner, including the (zero-initialised) pose and source-latent paths.
     assert m.pose_embed.conv_in.weight.grad.abs().sum() > 0
+    assert m.unet.conv_in.weight.grad[:, LAT:2 * LAT].abs().sum() > 0
     assert m.class_mlp[0].weight.grad.abs().sum() > 0
     assert m.token_proj[0].weight.grad.abs().sum() > 0
+
+
+# ---- source latents (src_latent_channels = latent_channels, the tiny size) ------------------
+
+
+def test_config_src_latent_channels_must_be_zero_or_latent_channels():
+    assert Stage2Config().src_latent_channels == 0  # FPDM's design by default
+    assert Stage2Config(src_latent_channels=4).src_latent_channels == 4
+    assert Stage2Config(latent_channels=8, src_latent_channels=8).unet_kwargs()["in_channels"] == 8 + 8 + 64
+    for bad in (1, 3, 8, -4):
+        with pytest.raises(ValueError, match=f"src_latent_channels must be 0 or 4, got {bad}"):
+            Stage2Config(src_latent_channels=bad)
+    with pytest.raises(ValueError, match="src_latent_channels must be 0 or 8, got 4"):
+        Stage2Config(latent_channels=8, src_latent_channels=4)
+
+
+def test_src_latents_are_required_and_checked(model):
+    x = _inputs()
+    args = (x["noisy_latents"], x["timesteps"], x["fusion_emb"], x["src_tokens"], x["pose_image"])
+    missing = dict(x)
+    del missing["src_latents"]
+    with pytest.raises(ValueError, match=r"takes the source latents \(src_latents\)"):
+        model(**missing)
+    with pytest.raises(ValueError, match=r"takes the source latents \(src_latents\)"):
+        model.forward_branches(*args)
+    wrong = {
+        "half size": torch.randn(1, LAT, H // 2, W // 2),
+        "channels": torch.randn(1, LAT - 1, H, W),
+        "no batch": torch.randn(LAT, H, W),
+    }
+    for what, bad in wrong.items():
+        with pytest.raises(ValueError, match=r"src_latents must be \[B, 4, 32, 32\], got"):
+            model(**dict(x, src_latents=bad))
+        with pytest.raises(ValueError, match=r"src_latents must be \[B, 4, 32, 32\], got"):
+            model.forward_branches(*args, src_latents=bad)
+    with pytest.raises(ValueError, match="condition batch 2 is neither 1 nor 3"):
+        model(**dict(x, src_latents=torch.randn(2, LAT, H, W)))
+
+
+def test_zero_init_src_latent_inputs_do_not_change_output(model):
+    x = _inputs()
+    other = torch.randn(1, LAT, H, W, generator=torch.Generator().manual_seed(11))
+    assert (model.unet.conv_in.weight[:, LAT:2 * LAT] == 0).all()
+    with torch.no_grad():
+        a = model(**x)
+        b = model(**dict(x, src_latents=other))
+        perturbed = _perturb_pose_weights(model)
+        c = perturbed(**x)
+        d = perturbed(**dict(x, src_latents=other))
+    torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+    # Once conv_in's source-latent weights are non-zero, the source latents matter.
+    assert (c - d).abs().max() > 1e-3
+
+
+def test_drop_src_zeroes_the_src_latents(model):
+    m = _perturb_pose_weights(model)
+    x = _inputs(seed=7, shared_source=False)
+    zero_src = dict(x, src_latents=torch.zeros_like(x["src_latents"]))
+    with torch.no_grad():
+        # Source dropped everywhere: the source latents are replaced by zeros.
+        mask = torch.tensor([[False, True, False]] * B)
+        torch.testing.assert_close(m(**x, drop_mask=mask), m(**zero_src, drop_mask=mask), atol=1e-6, rtol=0)
+        # Not dropped, they count (so the equality above can fail).
+        keep = torch.zeros(B, 3, dtype=torch.bool)
+        assert (m(**x, drop_mask=keep) - m(**zero_src, drop_mask=keep)).abs().max() > 1e-3
+        # Per sample: only the row that keeps its source differs from the zero-source run.
+        mixed = torch.tensor([[False, True, False], [False, False, False], [True, True, True]])
+        diff = (m(**x, drop_mask=mixed) - m(**zero_src, drop_mask=mixed)).abs().flatten(1).amax(1)
+    assert diff[1] > 1e-3 and diff[0] == 0 and diff[2] == 0
+
+
+def test_forward_branches_use_the_src_latents_except_uncond(model):
+    m = _perturb_pose_weights(model)
+    x = _inputs(seed=6)
+    args = (x["noisy_latents"], x["timesteps"], x["fusion_emb"], x["src_tokens"], x["pose_image"])
+    other = torch.randn(1, LAT, H, W, generator=torch.Generator().manual_seed(12))
+    with torch.no_grad():
+        u, sp, full = m.forward_branches(*args, src_latents=x["src_latents"])
+        u2, sp2, full2 = m.forward_branches(*args, src_latents=other)
+        # "uncond" equals an all-dropped forward with all-zero source latents.
+        ref_u = m(**dict(x, src_latents=torch.zeros_like(other)), drop_mask=torch.ones(B, 3, dtype=torch.bool))
+    torch.testing.assert_close(u, u2, atol=1e-6, rtol=0)
+    torch.testing.assert_close(u, ref_u, atol=1e-5, rtol=1e-4)
+    assert (sp - sp2).abs().max() > 1e-3 and (full - full2).abs().max() > 1e-3
+
+
+def test_without_src_latent_channels_stage2_is_fpdm():
+    """src_latent_channels = 0 (the SD sizes): no extra conv_in channels, no src_latents needed."""
+    torch.manual_seed(0)
+    m = Stage2(_config(src_latent_channels=0)).eval()
+    assert m.unet.config.in_channels == LAT + m.config.pose_embed_channels[-1]
+    x = _inputs()
+    del x["src_latents"]
+    with torch.no_grad():
+        out = m(**x)
+        u, sp, full = m.forward_branches(x["noisy_latents"], x["timesteps"], x["fusion_emb"],
+                                         x["src_tokens"], x["pose_image"])
+        ref = m(**x, drop_mask=torch.zeros(B, 3, dtype=torch.bool))
+    assert out.shape == (B, LAT, H, W)
+    torch.testing.assert_close(full, ref, atol=1e-5, rtol=1e-4)

@@ -37,8 +37,25 @@ def test_get_size_returns_fresh_objects():
 def test_check_catches_mismatch():
     s = get_size("tiny")
     s.stage2.pose_embed_channels = (16, 32, 64, 128)
-    with pytest.raises(ValueError, match="pose stack downsamples by 8, VAE by 4"):
+    with pytest.raises(ValueError, match="pose stack downsamples by 8, VAE by 2"):
         s.check()
+
+
+def test_tiny_geometry():
+    """tiny: factor-2 VAE -> 32x32x4 latents, a 2-level pose stack, source latents concatenated,
+    no attention at the 32x32 level, a ~4.2M-parameter UNet."""
+    s = get_size("tiny")
+    assert s.vae.block_out_channels == (32, 64) and s.vae.factor == 2
+    assert tuple(s.stage2.latent_size) == (32, 32) and s.stage2.latent_channels == 4
+    assert s.stage2.pose_embed_channels == (16, 32) and s.stage2.pose_factor == 2
+    assert s.stage2.src_latent_channels == 4
+    assert s.stage2.down_block_types[0] == "DownBlock2D" and s.stage2.up_block_types[-1] == "UpBlock2D"
+    m = Stage2(s.stage2)
+    assert m.unet.config.in_channels == 4 + 4 + 32
+    assert 4.0e6 < sum(p.numel() for p in m.unet.parameters()) < 4.5e6
+    assert 4.2e6 < sum(p.numel() for p in m.parameters()) < 4.5e6  # with the conditioners
+    # The SD sizes keep FPDM's design: source via cross-attention tokens only.
+    assert get_size("phoenix").stage2.src_latent_channels == get_size("deepfashion").stage2.src_latent_channels == 0
 
 
 def test_tiny_encoder_dims_match_the_size():

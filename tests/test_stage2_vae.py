@@ -1,4 +1,4 @@
-"""The VAE: tiny CPU VAE shapes and ranges, loading a local diffusers folder, refusing pickles."""
+"""The VAE: small CPU VAE shapes and ranges, loading a local diffusers folder, refusing pickles."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _images(n: int = 3) -> torch.Tensor:
     return torch.rand(n, 3, 64, 64, generator=torch.Generator().manual_seed(0))
 
 
-def test_tiny_vae_shapes_and_range(vae):
+def test_default_vae_shapes_and_range(vae):
     assert vae.factor == 4
     with torch.no_grad():
         z = vae.encode(_images())
@@ -28,6 +28,19 @@ def test_tiny_vae_shapes_and_range(vae):
     assert z.shape == (3, 4, 16, 16)
     assert x.shape == (3, 3, 64, 64)
     assert x.min() >= 0 and x.max() <= 1
+
+
+def test_tiny_size_vae_is_factor_2():
+    """VAEConfig's default is factor 4; the `tiny` size overrides it with a factor-2 VAE."""
+    from signgen.models.sizes import get_size
+
+    torch.manual_seed(0)
+    tiny = load_vae(None, get_size("tiny").vae).eval()
+    assert tiny.factor == 2 and tiny.config.block_out_channels == (32, 64)
+    with torch.no_grad():
+        z = tiny.encode(_images(2))
+        x = tiny.decode(z)
+    assert z.shape == (2, 4, 32, 32) and x.shape == (2, 3, 64, 64)
 
 
 def test_encode_is_posterior_mean_scaled(vae):

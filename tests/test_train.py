@@ -31,16 +31,17 @@ BASE = [
     "train.keep_checkpoints=2", "train.ema_decay=0.9", "data.jitter_px=0.5", "data.val_pairs=4",
     "vae.warmup=0", "fusion.warmup=0", "diffusion.warmup=0",
     "vae.batch_size=6", "fusion.batch_size=8", "diffusion.batch_size=6",
-    # a smaller UNet than `tiny` keeps each step in milliseconds
+    # a smaller UNet than `tiny` keeps each step in milliseconds (same geometry: 32x32x4 latents,
+    # the source latents concatenated, no attention at the 32x32 level)
     "model.overrides.stage2.block_out_channels=[32,32]",
-    "model.overrides.stage2.down_block_types=[CrossAttnDownBlock2D,DownBlock2D]",
-    "model.overrides.stage2.up_block_types=[UpBlock2D,CrossAttnUpBlock2D]",
+    "model.overrides.stage2.down_block_types=[DownBlock2D,CrossAttnDownBlock2D]",
+    "model.overrides.stage2.up_block_types=[CrossAttnUpBlock2D,UpBlock2D]",
     "model.overrides.stage2.attention_head_dim=[2,2]",
-    "model.overrides.stage2.pose_embed_channels=[8,8,16]",
+    "model.overrides.stage2.pose_embed_channels=[8,16]",
     "model.overrides.stage2.class_hidden_dim=64", "model.overrides.stage2.token_hidden_dim=64",
-    # and a smaller encoder input (17 tokens) and VAE
+    # and a smaller encoder input (17 tokens) and VAE (factor 2, like tiny's)
     "model.overrides.stage1.encoder.image_size=32", "model.overrides.stage1.fusion.hidden_dim=64",
-    "model.overrides.vae.block_out_channels=[16,16,16]", "model.overrides.vae.norm_num_groups=8",
+    "model.overrides.vae.block_out_channels=[16,16]", "model.overrides.vae.norm_num_groups=8",
     "model.overrides.vae.mid_block_add_attention=false",
 ]
 
@@ -155,12 +156,14 @@ def test_checkpoints_are_safetensors_and_bundle_loads(toy, tmp_path):
     k = "unet.conv_in.weight"
     torch.testing.assert_close(bundle.stage2.state_dict()[k], ema[k])
     assert not torch.equal(ema[k], load_file(str(ckpts[-1] / "model.safetensors"))[k])
-    x = torch.randn(2, 4, 16, 16)
-    pose = torch.rand(2, 3, 64, 64)
+    x = torch.randn(2, 4, 32, 32)
+    pose, src = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
     with torch.no_grad():
-        fused = bundle.stage1(torch.rand(2, 3, 64, 64), pose)
-        tokens = bundle.stage1.encoder.tokens(torch.rand(2, 3, 64, 64))
-        out = bundle.stage2.forward_branches(x, torch.tensor(500), fused, tokens, pose)
+        fused = bundle.stage1(src, pose)
+        tokens = bundle.stage1.encoder.tokens(src)
+        src_latents = bundle.vae.encode(src)
+        assert src_latents.shape == x.shape and bundle.stage2.config.src_latent_channels == 4
+        out = bundle.stage2.forward_branches(x, torch.tensor(500), fused, tokens, pose, src_latents=src_latents)
     assert all(o.shape == x.shape and torch.isfinite(o).all() for o in out)
 
 
@@ -182,12 +185,41 @@ def test_cache_gives_the_same_inputs_as_the_frozen_networks(toy, tmp_path):
         items = [task.dataset[k] for k in keys]
         batches[cached] = {k: torch.stack([it[k] for it in items]) for k in items[0] if torch.is_tensor(items[0][k])}
     assert "latent" in batches[True] and "tgt" not in batches[True] and "tgt" in batches[False]
+    assert "src_latent" in batches[True] and "src" not in batches[True] and "src" in batches[False]
     a = tasks[True].objective.conditions(batches[True])
     b = tasks[False].objective.conditions(batches[False])
+    # (target latents, fusion embedding, source tokens, source latents): the tiny stage 2 takes all four
+    assert len(a) == len(b) == 4 and a[3] is not None and b[3] is not None
+    assert a[3].shape == b[3].shape == a[0].shape == (len(keys), 4, 32, 32)
     for x, y in zip(a, b):
         torch.testing.assert_close(x, y, atol=1e-4, rtol=1e-4)
+    # The source latents are the source frames' (not the targets'), as the frozen VAE encodes them.
+    with torch.no_grad():
+        torch.testing.assert_close(b[3], tasks[False].objective.vae.encode(batches[False]["src"]).float())
+    assert (a[3] - a[0]).abs().max() > 1e-3
     n_frames = len(tasks[True].dataset.frames())
     assert len(tasks[True].dataset.cache) == 2 * n_frames  # both flip states
+
+
+def test_stage2_without_src_latents_gets_none(toy, tmp_path):
+    """src_latent_channels=0 (FPDM's design, the SD sizes): no source latents, cached or not."""
+    from signgen.train.diffusion import DiffusionTask
+    from signgen.train.loop import make_accelerator
+
+    config = cfg("data.jitter_px=0", "model.overrides.stage2.src_latent_channels=0")
+    for cached in (True, False):
+        config.train.cache = cached
+        task = DiffusionTask(config, toy, tmp_path / f"run{cached}")
+        torch.manual_seed(0)
+        task.setup(make_accelerator(config, task.stage_cfg, task.run))
+        assert task.objective.stage2.config.src_latent_channels == 0
+        items = [task.dataset[k] for k in [(0, False, -1), (3, True, -1)]]
+        batch = {k: torch.stack([it[k] for it in items]) for k in items[0] if torch.is_tensor(items[0][k])}
+        latents, fusion, tokens, src_latents = task.objective.conditions(batch)
+        assert src_latents is None and latents.shape == (2, 4, 32, 32)
+        with torch.no_grad():
+            loss, _ = task.objective(batch, torch.Generator().manual_seed(0))
+        assert torch.isfinite(loss)
 
 
 def test_step_batches_are_deterministic_disjoint_across_processes_and_flip_pose(toy):

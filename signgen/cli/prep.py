@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
+from ..errors import InputError
 from .output import console, err_console, group
 
 app = group("Prepare datasets (PHOENIX-2014-T, DeepFashion, synthetic) and learn a gloss lexicon.")
@@ -64,6 +65,15 @@ def deepfashion(
     return _report(prepare_deepfashion(raw, out, progress=progress))
 
 
+def _size(text: str) -> tuple[int, int]:
+    """'64x64' -> (64, 64), or a one-line InputError."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"--size must look like 210x260, got {text!r}") from None
+    return w, h
+
+
 @app.command("synthetic")
 def synthetic(
     out: Path = typer.Option(..., "-o", "--output", help="Folder for the synthetic release (a rerun resumes)."),
@@ -71,13 +81,15 @@ def synthetic(
     sentences: int = typer.Option(20, "--sentences", help="Sentences per signer."),
     fingerspelling: int = typer.Option(0, "--fingerspelling", help="Real fingerspelled words per signer (spoken-to-signed's lexicon, retargeted)."),
     seed: int = typer.Option(0, "--seed", help="Seed of everything in the release."),
+    size: str = typer.Option("210x260", "--size", help="Sign-video frame size WxH (PHOENIX's is 210x260; render at a model's size to evaluate at it)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> int:
     """A procedural release in the PHOENIX-2014-T and DeepFashion layouts, with exact ground truth."""
     from data_prep.synthetic import make_synthetic_release
 
     counts = make_synthetic_release(out, num_signers=signers, sentences_per_signer=sentences,
-                                    fingerspelling_per_signer=fingerspelling, seed=seed, progress=progress)
+                                    fingerspelling_per_signer=fingerspelling, seed=seed, progress=progress,
+                                    size=_size(size))
     ph, fa = counts["phoenix"], counts["fashion"]
     console.print(Text(
         f"wrote {out}: PHOENIX-2014-T/ (train {ph['train']}, dev {ph['dev']}, test {ph['test']} clips), "

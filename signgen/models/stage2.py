@@ -3,6 +3,11 @@
 * fusion embedding (stage 1's predicted target embedding) -> class MLP -> added to the
   timestep embedding (`class_embed_type="identity"`, so the UNet adds what we hand it);
 * source-image patch tokens -> projection MLP -> cross-attention;
+* optionally (`src_latent_channels`, on in the CPU size) the source image's VAE latents,
+  concatenated to the noisy latents like the masked image of Stable Diffusion's inpainting
+  UNet: a small UNet trained for an hour on a CPU cannot rebuild a signer's appearance from
+  cross-attention tokens alone, but it can copy it from aligned latents. The SD-based sizes
+  keep FPDM's design (off);
 * target pose image -> a ControlNet conditioning-embedding conv stack *without* its last
   conv, concatenated to the latents. FPDM adds `E(pose)` (ending in a zero-init 3x3 conv) to
   `conv_in(latents)`; a sum of two 3x3 convs is one 3x3 conv over the concatenation, so
@@ -11,7 +16,7 @@
 
 Condition dropout (classifier-free guidance): a dropped condition is replaced by ZEROS in its
 feature space, after its own network: no class embedding added, all-zero cross-attention
-tokens, all-zero pose features. FPDM zeroes the projected tokens and the pose features the
+tokens, all-zero source latents, all-zero pose features. FPDM zeroes the projected tokens and the pose features the
 same way. Guidance calls the very same code path with a drop mask, so training and sampling
 agree by construction.
 """
@@ -38,7 +43,7 @@ class Stage2Config:
     The UNet fields mirror `UNet2DConditionModel`'s own config names so that a Stable
     Diffusion 2.x `unet/config.json` can be copied into them (see `sizes.py`).
     `pose_embed_channels` sets the pose stack; it downsamples by 2**(len-1), which must equal
-    the VAE's factor (8 for SD's VAE, 4 for the tiny one).
+    the VAE's factor (8 for SD's VAE, 2 for the tiny size's).
     """
 
     latent_channels: int = 4
@@ -56,6 +61,7 @@ class Stage2Config:
     use_linear_projection: bool = False
     upcast_attention: bool = False
     # conditioners
+    src_latent_channels: int = 0  # 0: FPDM (source via tokens only); = latent_channels: also concatenated
     pose_channels: int = 3
     pose_embed_channels: tuple[int, ...] = (16, 32, 64)
     class_hidden_dim: int = 256
@@ -77,6 +83,8 @@ class Stage2Config:
                              f"{len(self.up_block_types)} up block types")
         if not self.pose_embed_channels:
             raise ValueError("pose_embed_channels must not be empty")
+        if self.src_latent_channels not in (0, self.latent_channels):
+            raise ValueError(f"src_latent_channels must be 0 or {self.latent_channels}, got {self.src_latent_channels}")
 
     @property
     def time_embed_dim(self) -> int:
@@ -92,7 +100,7 @@ class Stage2Config:
         """Arguments for `UNet2DConditionModel` (stock class, our input width)."""
         return dict(
             sample_size=tuple(self.latent_size),
-            in_channels=self.latent_channels + self.pose_embed_channels[-1],
+            in_channels=self.latent_channels + self.src_latent_channels + self.pose_embed_channels[-1],
             out_channels=self.latent_channels,
             down_block_types=tuple(self.down_block_types),
             up_block_types=tuple(self.up_block_types),
@@ -169,7 +177,7 @@ class Stage2(nn.Module):
 
     @torch.no_grad()
     def zero_pose_inputs_(self) -> None:
-        """Zero conv_in's pose-feature input weights: at init the pose path changes nothing."""
+        """Zero conv_in's source-latent and pose-feature input weights: at init they change nothing."""
         self.unet.conv_in.weight[:, self.config.latent_channels :].zero_()
 
     # ---- conditioners -------------------------------------------------------------------
@@ -206,11 +214,24 @@ class Stage2(nn.Module):
                 f"got pose features {tuple(pose_feat.shape[-2:])}"
             )
 
-    def _unet(self, latents, timesteps, class_emb, tokens, pose_feat) -> torch.Tensor:
+    def _src_latents(self, src_latents: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor | None:
+        """Check the source latents against the config: required iff `src_latent_channels`."""
+        c = self.config
+        if not c.src_latent_channels:
+            return None
+        if src_latents is None:
+            raise ValueError("this stage 2 takes the source latents (src_latents) as an input")
+        if src_latents.ndim != 4 or tuple(src_latents.shape[1:]) != (c.src_latent_channels, *like.shape[-2:]):
+            raise ValueError(f"src_latents must be [B, {c.src_latent_channels}, {like.shape[-2]}, {like.shape[-1]}], "
+                             f"got {list(src_latents.shape)}")
+        return src_latents
+
+    def _unet(self, latents, timesteps, class_emb, tokens, pose_feat, src_latents=None) -> torch.Tensor:
         """The UNet runs in its own dtype; the prediction comes back in the latents' dtype, so a
         sampler can keep fp32 latents around a bf16 model."""
         dt = self.dtype
-        x = torch.cat([latents.to(dt), pose_feat.to(dt)], dim=1)
+        parts = [latents] + ([src_latents] if src_latents is not None else []) + [pose_feat]
+        x = torch.cat([p.to(dt) for p in parts], dim=1)
         out = self.unet(x, timesteps, encoder_hidden_states=tokens.to(dt), class_labels=class_emb.to(dt)).sample
         return out.to(latents.dtype)
 
@@ -231,7 +252,7 @@ class Stage2(nn.Module):
 
     def forward(self, noisy_latents: torch.Tensor, timesteps: torch.Tensor | int,
                 fusion_emb: torch.Tensor, src_tokens: torch.Tensor, pose_image: torch.Tensor,
-                drop_mask: torch.Tensor | None = None) -> torch.Tensor:
+                drop_mask: torch.Tensor | None = None, src_latents: torch.Tensor | None = None) -> torch.Tensor:
         """Predict (noise / v / x0, whatever the scheduler trains) for a batch.
 
         `drop_mask` [B, 3] bool (columns DROP_POSE, DROP_SRC, DROP_FUSION): True replaces that
@@ -248,12 +269,16 @@ class Stage2(nn.Module):
         class_emb = self._expand(class_emb, B) * keep[:, DROP_FUSION, None]
         tokens = self._expand(tokens, B) * keep[:, DROP_SRC, None, None]
         pose_feat = self._expand(pose_feat, B) * keep[:, DROP_POSE, None, None, None]
+        src = self._src_latents(src_latents, noisy_latents)
+        if src is not None:
+            src = self._expand(src, B) * keep[:, DROP_SRC, None, None, None]
         t = self._timesteps(timesteps, B, noisy_latents.device)
-        return self._unet(noisy_latents, t, class_emb, tokens, pose_feat)
+        return self._unet(noisy_latents, t, class_emb, tokens, pose_feat, src)
 
     def forward_branches(self, x: torch.Tensor, t: torch.Tensor | int, fusion_emb: torch.Tensor,
                          src_tokens: torch.Tensor, pose_image: torch.Tensor,
-                         branches: tuple[str, ...] = BRANCHES) -> tuple[torch.Tensor, ...]:
+                         branches: tuple[str, ...] = BRANCHES,
+                         src_latents: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
         """Guidance branches in ONE UNet call of batch len(branches) * N.
 
         Branches, in the order asked: "uncond" (all dropped), "src_pose" (fusion dropped),
@@ -272,7 +297,11 @@ class Stage2(nn.Module):
         tokens = self._expand(tokens, N)
         pose_feat = self._expand(pose_feat, N)
         zc, zt, zp = torch.zeros_like(class_emb), torch.zeros_like(tokens), torch.zeros_like(pose_feat)
-        conds = {"uncond": (zc, zt, zp), "src_pose": (zc, tokens, pose_feat), "full": (class_emb, tokens, pose_feat)}
+        src = self._src_latents(src_latents, x)
+        src = self._expand(src, N) if src is not None else torch.zeros_like(x[:, :0])
+        zs = torch.zeros_like(src)
+        conds = {"uncond": (zc, zt, zp, zs), "src_pose": (zc, tokens, pose_feat, src),
+                 "full": (class_emb, tokens, pose_feat, src)}
         k = len(branches)
         t = self._timesteps(t, N, x.device)
         out = self._unet(
@@ -281,5 +310,6 @@ class Stage2(nn.Module):
             torch.cat([conds[b][0] for b in branches]),
             torch.cat([conds[b][1] for b in branches]),
             torch.cat([conds[b][2] for b in branches]),
+            torch.cat([conds[b][3] for b in branches]),
         )
         return tuple(out.chunk(k))

@@ -25,7 +25,8 @@ __all__ = ["VAEConfig", "Vae", "load_vae", "vae_folder"]
 class VAEConfig:
     """Architecture of a VAE built from scratch (ignored for a pretrained folder's weights).
 
-    The default is the tiny CPU VAE: 64x64 RGB -> 16x16x4 latents (factor 4, three blocks).
+    The default: 64x64 RGB -> 16x16x4 latents (factor 4, three blocks). The `tiny` size
+    overrides it with `block_out_channels=(32, 64)`: factor 2, 32x32x4 latents.
     `scaling_factor` makes latents roughly unit-variance; 1.0 until a tiny VAE is trained and
     measured (SD's VAE brings its own, 0.18215).
     """

@@ -96,6 +96,7 @@ class Source:
     fit: Fit
     embedding: torch.Tensor  # [1, D] stage-1 image embedding
     tokens: torch.Tensor  # [1, N, C] patch tokens for stage 2's cross-attention
+    latents: torch.Tensor | None = None  # [1, C, h, w] VAE latents, for a stage 2 that concatenates them
 
 
 class _PoseConditions:
@@ -166,11 +167,14 @@ class Renderer:
 
     @torch.no_grad()
     def encode_source(self, image: np.ndarray) -> Source:
-        """Fit and encode the source picture once (embedding + tokens in one encoder pass)."""
+        """Fit and encode the source picture once (embedding + tokens in one encoder pass, and
+        its VAE latents when stage 2 takes them)."""
         image = np.ascontiguousarray(image)
         fit = self.fit(image.shape[1], image.shape[0])
-        emb, tokens = self.bundle.stage1.encoder.embed_and_tokens(self.image_tensor([fit.to_model(image)]))
-        return Source(image=image, fit=fit, embedding=emb.to(self.dtype), tokens=tokens.to(self.dtype))
+        x = self.image_tensor([fit.to_model(image)])
+        emb, tokens = self.bundle.stage1.encoder.embed_and_tokens(x)
+        latents = self.bundle.vae.encode(x).to(self.dtype) if self.bundle.stage2.config.src_latent_channels else None
+        return Source(image=image, fit=fit, embedding=emb.to(self.dtype), tokens=tokens.to(self.dtype), latents=latents)
 
     @torch.no_grad()
     def fuse(self, src_embedding: torch.Tensor, pose_images: torch.Tensor) -> torch.Tensor:
@@ -185,19 +189,27 @@ class Renderer:
         With one weight for both of FPDM's guidance terms (the default) the src+pose branch
         cancels out of `eps_u + w (eps_sp - eps_u) + w (eps_full - eps_sp)`, so only the
         unconditional and full branches run (2N instead of 3N per call, same result); a separate
-        `fusion_guidance` weight runs all three.
+        `fusion_guidance` weight runs all three. A stage 2 trained without the fusion embedding
+        (`drop_fusion = 1`, the paper's "stage 2 alone") never runs the full branch: the src+pose
+        branch is its conditional prediction.
         """
         from .guidance import GuidedDenoiser
 
         stage2 = self.bundle.stage2
-        three = fusion_guidance is not None and fusion_guidance != guidance
+        no_fusion = stage2.config.drop_fusion >= 1.0
+        three = not no_fusion and fusion_guidance is not None and fusion_guidance != guidance
 
         @torch.no_grad()
         def branches(x_t: torch.Tensor, t: torch.Tensor, frame_index: torch.Tensor):
             poses, fused = conditions(frame_index)
-            names = ("uncond", "src_pose", "full") if three else ("uncond", "full")
-            out = [o.float() for o in stage2.forward_branches(x_t.to(self.dtype), t, fused, source.tokens, poses, names)]
-            return tuple(out) if three else (out[0], out[0], out[1])  # eps_sp cancels: any value will do
+            names = ("uncond", "src_pose", "full") if three else ("uncond", "src_pose" if no_fusion else "full")
+            out = [o.float() for o in stage2.forward_branches(x_t.to(self.dtype), t, fused, source.tokens, poses, names,
+                                                             src_latents=source.latents)]
+            if three:
+                return tuple(out)
+            if no_fusion:
+                return (out[0], out[1], out[1])  # no fusion term: eps_full = eps_sp
+            return (out[0], out[0], out[1])  # eps_sp cancels: any value will do
 
         return GuidedDenoiser(branches, w=guidance, w_fusion=fusion_guidance if three else None)
 

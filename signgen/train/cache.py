@@ -3,9 +3,10 @@
 For each frame the pairs use, and each flip state, the cache stores the VAE latent of the frame,
 the encoder's global embedding and patch tokens of the frame, and the encoder's embedding of the
 frame's (unjittered) pose drawing. A pair's stage-2 inputs are then: the target's latent, the
-source's tokens, and fusion(source embedding, target pose embedding) -- the small frozen fusion
-MLP still runs per step, on cached vectors. Keypoint jitter only touches the pose image the
-trainable pose stack sees, so caching changes nothing the model learns from.
+source's tokens (and latent, for a stage 2 that takes it), and fusion(source embedding, target
+pose embedding) -- the small frozen fusion MLP still runs per step, on cached vectors. Keypoint
+jitter only touches the pose image the trainable pose stack sees, so caching changes nothing the
+model learns from.
 
 Layout: `index.json` (fingerprint of the frozen weights + settings, shard list, key -> (shard,
 row)) and `shard-XXXXX.safetensors` files of up to `shard_size` rows each. Keys are
@@ -89,10 +90,10 @@ class FeatureCache:
         return {name: f.get_slice(name)[row:row + 1][0] for name in FIELDS}
 
     def pair_features(self, src_key: str, tgt_key: str) -> dict[str, torch.Tensor]:
-        """What stage 2 needs of a pair: target latent, source embedding and tokens, target pose embedding."""
+        """What stage 2 needs of a pair: target latent, source latent, embedding and tokens, target pose embedding."""
         src, tgt = self.get(src_key), self.get(tgt_key)
-        return {"latent": tgt["latent"], "src_emb": src["emb"], "src_tokens": src["tokens"],
-                "pose_emb": tgt["pose_emb"]}
+        return {"latent": tgt["latent"], "src_latent": src["latent"], "src_emb": src["emb"],
+                "src_tokens": src["tokens"], "pose_emb": tgt["pose_emb"]}
 
     @classmethod
     def open_if_valid(cls, folder: Path, fp: str, keys: Iterable[str]) -> "FeatureCache | None":

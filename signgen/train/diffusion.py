@@ -49,19 +49,23 @@ class DiffusionObjective(nn.Module):
         return self
 
     @torch.no_grad()
-    def conditions(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(target latents, fusion embedding, source tokens): from the cache or the frozen nets."""
+    def conditions(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """(target latents, fusion embedding, source tokens, source latents or None when stage 2
+        does not take them): from the cache or the frozen nets."""
+        wants_src = bool(self.stage2.config.src_latent_channels)
         if "latent" in batch:
             latents, src_emb, tokens, pose_emb = batch["latent"], batch["src_emb"], batch["src_tokens"], batch["pose_emb"]
+            src_latents = batch["src_latent"] if wants_src else None
         else:
             tgt = frame_features(self.stage1, self.vae, batch["tgt"], batch["pose_clean"])
             emb, tokens = self.stage1.encoder.embed_and_tokens(batch["src"])
             latents, src_emb, pose_emb = tgt["latent"], emb, tgt["pose_emb"]
+            src_latents = self.vae.encode(batch["src"]) if wants_src else None
         fusion = self.stage1.fusion(src_emb.float(), pose_emb.float())
-        return latents.float(), fusion, tokens.float()
+        return latents.float(), fusion, tokens.float(), None if src_latents is None else src_latents.float()
 
     def forward(self, batch: dict, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
-        latents, fusion, tokens = self.conditions(batch)
+        latents, fusion, tokens, src_latents = self.conditions(batch)
         b, c = latents.shape[:2]
         dev = latents.device
         noise = torch.randn(latents.shape, generator=generator, device=dev)
@@ -74,14 +78,15 @@ class DiffusionObjective(nn.Module):
         if target is None:
             target = self.scheduler.get_velocity(latents, noise, t)
         drop = self.stage2.sample_drop_mask(b, dev, generator)
-        pred = self.stage2(noisy, t, fusion, tokens, batch["pose"], drop_mask=drop)
+        pred = self.stage2(noisy, t, fusion, tokens, batch["pose"], drop_mask=drop, src_latents=src_latents)
         loss = F.mse_loss(pred.float(), target.float())
         return loss, {"loss": float(loss.detach())}
 
 
 @torch.no_grad()
 def preview(stage2: nn.Module, vae: nn.Module, scheduler_config: dict, fusion: torch.Tensor, tokens: torch.Tensor,
-            pose: torch.Tensor, *, steps: int, guidance: float, seed: int = 0) -> torch.Tensor:
+            pose: torch.Tensor, *, steps: int, guidance: float, seed: int = 0,
+            src_latents: torch.Tensor | None = None) -> torch.Tensor:
     """A few DDIM steps with FPDM's three-branch guidance: images [B, 3, H, W] in [0, 1]."""
     from diffusers import DDIMScheduler
 
@@ -94,7 +99,10 @@ def preview(stage2: nn.Module, vae: nn.Module, scheduler_config: dict, fusion: t
     x = torch.randn((pose.shape[0], c.latent_channels, *c.latent_size),
                     generator=g, device=pose.device) * sched.init_noise_sigma
     for t in sched.timesteps:
-        eps_u, eps_sp, eps_full = stage2.forward_branches(sched.scale_model_input(x, t), t, fusion, tokens, pose)
+        eps_u, eps_sp, eps_full = stage2.forward_branches(sched.scale_model_input(x, t), t, fusion, tokens, pose,
+                                                          src_latents=src_latents)
+        if stage2.config.drop_fusion >= 1.0:  # trained without the fusion embedding
+            eps_full = eps_sp
         x = sched.step(combine_guidance(eps_u, eps_sp, eps_full, guidance), t, x).prev_sample
     return vae.decode(x)
 
@@ -187,13 +195,13 @@ class DiffusionTask(Task):
         val_loss = float(objective(batch, gen)[0])
         n = self.cfg.sample.preview_count
         small = {k: v[:n] for k, v in batch.items()}
-        latents, fusion, tokens = objective.conditions(small)
+        latents, fusion, tokens, src_latents = objective.conditions(small)
         stage2 = objective.stage2
         ctx = ema.applied(stage2) if ema is not None else contextlib.nullcontext(stage2)
         with ctx:
             gen_images = preview(stage2, objective.vae, self.scheduler_config, fusion, tokens, small["pose"],
                                  steps=self.cfg.sample.preview_steps, guidance=self.cfg.sample.guidance,
-                                 seed=self.cfg.train.seed)
+                                 seed=self.cfg.train.seed, src_latents=src_latents)
         rows = [list(r) for r in zip(to_uint8(small["src"]), to_uint8(small["pose"]), to_uint8(gen_images),
                                       to_uint8(small["tgt"]))]
         save_grid(self.run / "samples" / f"step-{step:06d}.png", rows)
