@@ -32,7 +32,7 @@ from signgen.pose.draw import draw_pose
 from signgen.rendering.export import export, jobs_from_prepared
 from signgen.rendering.pipeline import Renderer, Settings
 
-KEYS = ("ssim", "ssim_region", "psnr", "psnr_region", "flicker", "flicker_region", "warping_error",
+KEYS = ("ssim", "ssim_region", "psnr", "psnr_region", "psnr_frame_mean", "psnr_frame_mean_region", "flicker", "flicker_region", "warping_error",
         "warping_error_region")
 
 

@@ -138,6 +138,26 @@ def test_eval_identical_and_copy_source(cli, tmp_path):
     assert "LPIPS skipped" in stdout and "FID skipped" in stdout and "overall" in stdout
 
 
+def test_clip_psnr_pools_mse_so_copied_frames_do_not_add_the_cap(tmp_path):
+    """Two frames exact, two with MSE 0.01: the clip's PSNR is that of the pooled MSE 0.005
+    (23.0 dB), not the mean of 100, 100, 20 and 20 dB (which depends on the cap)."""
+    from signgen.eval.report import evaluate
+
+    gt = [np.full((16, 16, 3), 100, np.uint8) for _ in range(4)]
+    pred = [f.copy() for f in gt]
+    for t in (2, 3):  # |error| 0.1 everywhere -> MSE 0.01 -> 20 dB
+        pred[t] = np.full((16, 16, 3), 100 + 25.5, np.float64).round().astype(np.uint8)
+    _write_clip(tmp_path / "gt" / "c", gt)
+    _write_clip(tmp_path / "pred" / "c", pred)
+    rep = evaluate(tmp_path / "pred", tmp_path / "gt")
+    c, o = rep["clips"]["c"], rep["overall"]
+    mse = ((126 - 100) / 255) ** 2 / 2
+    assert c["mse"] == pytest.approx(mse) and c["psnr"] == pytest.approx(10 * np.log10(1 / mse), abs=1e-3)
+    assert c["psnr_frame_mean"] == pytest.approx((100 + 100 + 2 * 10 * np.log10(1 / (2 * mse))) / 4, abs=1e-3)
+    assert o["psnr"] == pytest.approx(c["psnr"]) and o["psnr_frame_mean"] == pytest.approx(c["psnr_frame_mean"])
+    assert metrics.psnr_from_mse(0.0) == 100.0 and np.isnan(metrics.psnr_from_mse(float("nan")))
+
+
 def test_eval_uses_poses_when_present(cli, tmp_path):
     frames = [np.full((64, 64, 3), 90, np.uint8) for _ in range(2)]
     _write_clip(tmp_path / "gt" / "c", frames)

@@ -81,6 +81,28 @@ def psnr(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> fl
     return PSNR_CAP if mse == 0 else float(min(PSNR_CAP, 10.0 * np.log10(1.0 / mse)))
 
 
+def mse(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Mean squared error (data_range 1), over `mask`'s pixels when given (nan for an empty mask)."""
+    p, g = as_float(pred), as_float(gt)
+    _check_pair(p, g, mask)
+    if mask is not None and not mask.any():
+        return float("nan")
+    err = (p - g) ** 2
+    return float(err.mean() if mask is None else err[mask].mean())
+
+
+def psnr_from_mse(value: float) -> float:
+    """PSNR in dB of a (pooled) MSE, capped at `PSNR_CAP`; nan stays nan.
+
+    Pooling MSE over frames before taking the log is what makes a clip's PSNR meaningful when
+    some frames are exact copies: a per-frame mean would add `PSNR_CAP` dB for each copied frame,
+    so a copy-the-source baseline's score would depend on the cap, not on the images.
+    """
+    if value != value:
+        return float("nan")
+    return PSNR_CAP if value <= 0 else float(min(PSNR_CAP, 10.0 * np.log10(1.0 / value)))
+
+
 # ---- the changed region --------------------------------------------------------------------
 
 def region_size(width: int, height: int) -> tuple[int, int]:

@@ -37,7 +37,7 @@ from . import metrics, temporal
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".gif")
 POSES_FILE = "poses.npz"
-IMAGE_METRICS = ("ssim", "psnr", "lpips")
+IMAGE_METRICS = ("ssim", "mse", "psnr_frame_mean", "lpips")  # frame-weighted means; psnr comes from mse
 TEMPORAL_METRICS = ("flicker", "warping_error")
 
 
@@ -151,14 +151,18 @@ def _region_masks(gt: ClipFrames, poses: dict | None, shape: tuple[int, int]) ->
 
 def evaluate_clip(pred: ClipFrames, gt: ClipFrames, *, lpips: Callable | None = None,
                   fid: tuple[Any, Any] | None = None) -> dict[str, Any]:
-    """Scores of one clip: per-frame image metrics averaged, temporal metrics, each whole and `_region`."""
+    """Scores of one clip: per-frame image metrics averaged, temporal metrics, each whole and `_region`.
+
+    `psnr` is the PSNR of the MSE pooled over the clip's frames; `psnr_frame_mean` is the mean
+    of per-frame PSNRs (each identical frame counted as `PSNR_CAP` dB), kept for comparison."""
     n_pred, n_gt = len(pred), len(gt)
     if n_pred != n_gt:
         raise InputError(f"clip {pred.name}: {n_pred} predicted frames but {n_gt} ground-truth frames", pred.where)
     poses = read_poses(pred) or read_poses(gt)
     if poses is not None and poses["xy"].shape[0] != n_gt:
         raise InputError(f"clip {pred.name}: poses have {poses['xy'].shape[0]} frames, the clip {n_gt}", _poses_path(pred))
-    per: dict[str, list[float]] = {k: [] for k in ("ssim", "ssim_region", "psnr", "psnr_region", "lpips", "lpips_region")}
+    per: dict[str, list[float]] = {k: [] for k in ("ssim", "ssim_region", "mse", "mse_region", "psnr_frame_mean",
+                                                    "psnr_frame_mean_region", "lpips", "lpips_region")}
     union = None
     area = []
     masks = None
@@ -173,8 +177,10 @@ def evaluate_clip(pred: ClipFrames, gt: ClipFrames, *, lpips: Callable | None = 
         area.append(float(mask.mean()))
         per["ssim"].append(metrics.ssim(p, g))
         per["ssim_region"].append(metrics.ssim(p, g, mask))
-        per["psnr"].append(metrics.psnr(p, g))
-        per["psnr_region"].append(metrics.psnr(p, g, mask))
+        per["mse"].append(metrics.mse(p, g))
+        per["mse_region"].append(metrics.mse(p, g, mask))
+        per["psnr_frame_mean"].append(metrics.psnr(p, g))
+        per["psnr_frame_mean_region"].append(metrics.psnr(p, g, mask))
         composite = np.where(mask[..., None], p, g)  # only the region differs from the truth
         if lpips is not None:
             per["lpips"].append(lpips(p, g))
@@ -187,6 +193,9 @@ def evaluate_clip(pred: ClipFrames, gt: ClipFrames, *, lpips: Callable | None = 
     for k, v in per.items():
         if v:
             result[k] = metrics.mean(v)
+    for k in ("", "_region"):  # PSNR of the clip's pooled MSE (see metrics.psnr_from_mse)
+        if f"mse{k}" in result:
+            result[f"psnr{k}"] = metrics.psnr_from_mse(result[f"mse{k}"])
     if n_gt >= 2:
         result["flicker"] = temporal.flicker(iter(pred), iter(gt))
         result["flicker_region"] = metrics.masked_flicker(iter(pred), iter(gt), union)
@@ -243,6 +252,9 @@ def summarize(clips: dict[str, dict[str, Any]]) -> dict[str, Any]:
             pairs = [(c[key], c["frames"]) for c in clips.values() if key in c and c[key] == c[key]]
             if pairs:
                 out[key] = float(sum(v * n for v, n in pairs) / sum(n for _, n in pairs))
+    for k in ("", "_region"):
+        if f"mse{k}" in out:
+            out[f"psnr{k}"] = metrics.psnr_from_mse(out[f"mse{k}"])
     for base in TEMPORAL_METRICS:
         for key in (base, f"{base}_region"):
             values = [c[key] for c in clips.values() if key in c]
