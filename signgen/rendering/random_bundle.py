@@ -1,8 +1,9 @@
 """A random-weight bundle of a named size, for tests, benchmarks and plumbing checks.
 
-Until a trained model ships in `signgen/assets/default-model/`, this is how the whole render
-path (encoders, three-branch UNet call, sampler, VAE, video writer) is exercised end to end.
-Its pictures are noise-like; its speed and memory are those of the real architecture.
+Tests and benchmarks exercise the whole render path (encoders, batched guidance branches,
+sampler, VAE, video writer) with it, independent of the trained bundle in
+`signgen/assets/default-model/`. Its pictures are noise-like; its speed and memory are those of
+the real architecture.
 """
 
 from __future__ import annotations
