@@ -22,11 +22,12 @@ signgen train vae    --config $REPO/configs/tiny.yaml --data prepared --out runs
     --set vae.steps=900 --set vae.lr=5e-4
 signgen train fusion --config $REPO/configs/tiny.yaml --data prepared --out runs/fusion --set fusion.steps=1000
 
-diffusion() {
-    signgen train diffusion --config $REPO/configs/tiny.yaml --data prepared --out "$@" \
+diffusion() {  # diffusion OUT [more --set ...]: later --set flags win
+    out=$1; shift
+    signgen train diffusion --config $REPO/configs/tiny.yaml --data prepared --out "$out" \
         --set model.vae_path=runs/vae --set model.stage1_path=runs/fusion \
-        --set diffusion.steps=2000 --set data.flip_p=0 --set train.ema_decay=0.995 \
-        --set train.cache_dir=runs/cache
+        --set diffusion.steps=1800 --set data.flip_p=0 --set train.ema_decay=0.995 \
+        --set train.cache_dir=runs/cache --set sample.guidance=1.0 "$@"
 }
 diffusion runs/cache-build --set diffusion.steps=1        # builds the shared feature cache once
 rm -rf runs/cache-build
@@ -35,5 +36,5 @@ OMP_NUM_THREADS=1 diffusion runs/diffusion-alone --set model.overrides.stage2.dr
 wait
 
 python $REPO/benchmarks/honest_results.py --model runs/diffusion/bundle --stage2-alone runs/diffusion-alone/bundle \
-    --data prepared --split test --clips 7 --out runs/honest
+    --data prepared --split test --clips 5 --out runs/honest
 echo "model: $W/runs/diffusion/bundle (copy it to signgen/assets/default-model)"
