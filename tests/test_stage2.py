@@ -266,3 +266,16 @@ def test_without_src_latent_channels_stage2_is_fpdm():
         ref = m(**x, drop_mask=torch.zeros(B, 3, dtype=torch.bool))
     assert out.shape == (B, LAT, H, W)
     torch.testing.assert_close(full, ref, atol=1e-5, rtol=1e-4)
+
+
+def test_stage2_alone_ignores_the_fusion_embedding():
+    """drop_fusion = 1 (trained without it): the embedding is always dropped, so "full" equals
+    "src_pose" and a different embedding changes nothing; with drop_fusion < 1 it does."""
+    x = _inputs(seed=3)
+    args = (x["noisy_latents"], x["timesteps"], x["fusion_emb"], x["src_tokens"], x["pose_image"])
+    for drop, differs in ((1.0, False), (0.2, True)):
+        m = _perturb_pose_weights(Stage2(_config(drop_fusion=drop))).eval()
+        with torch.no_grad():
+            sp, full = m.forward_branches(*args, branches=("src_pose", "full"), src_latents=x["src_latents"])
+        assert m.uses_fusion is differs
+        assert bool((full - sp).abs().max() > 1e-4) is differs

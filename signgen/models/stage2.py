@@ -175,6 +175,13 @@ class Stage2(nn.Module):
     def dtype(self) -> torch.dtype:
         return self.unet.conv_in.weight.dtype
 
+    @property
+    def uses_fusion(self) -> bool:
+        """False for a stage 2 trained without the fusion embedding (`drop_fusion = 1`, the
+        paper's "stage 2 alone"): its class MLP never trained, so the embedding is always dropped
+        and the "full" branch equals "src_pose"."""
+        return self.config.drop_fusion < 1.0
+
     @torch.no_grad()
     def zero_pose_inputs_(self) -> None:
         """Zero conv_in's source-latent and pose-feature input weights: at init they change nothing."""
@@ -203,8 +210,10 @@ class Stage2(nn.Module):
         if pose_image.ndim != 4 or pose_image.shape[1] != self.config.pose_channels:
             raise ValueError(f"pose_image must be [B, {self.config.pose_channels}, H, W], got {list(pose_image.shape)}")
         dt = self.dtype
-        return (self.class_mlp(fusion_emb.to(dt)), self.token_proj(src_tokens.to(dt)),
-                self.pose_embed(pose_image.to(dt)))
+        class_emb = self.class_mlp(fusion_emb.to(dt))
+        if not self.uses_fusion:
+            class_emb = torch.zeros_like(class_emb)
+        return class_emb, self.token_proj(src_tokens.to(dt)), self.pose_embed(pose_image.to(dt))
 
     def _check_pose_size(self, latents: torch.Tensor, pose_feat: torch.Tensor) -> None:
         if pose_feat.shape[-2:] != latents.shape[-2:]:

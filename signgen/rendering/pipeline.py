@@ -190,26 +190,21 @@ class Renderer:
         cancels out of `eps_u + w (eps_sp - eps_u) + w (eps_full - eps_sp)`, so only the
         unconditional and full branches run (2N instead of 3N per call, same result); a separate
         `fusion_guidance` weight runs all three. A stage 2 trained without the fusion embedding
-        (`drop_fusion = 1`, the paper's "stage 2 alone") never runs the full branch: the src+pose
-        branch is its conditional prediction.
+        (`Stage2.uses_fusion` False) has no fusion term to weigh: its "full" branch is "src_pose",
+        so it always runs two.
         """
         from .guidance import GuidedDenoiser
 
         stage2 = self.bundle.stage2
-        no_fusion = stage2.config.drop_fusion >= 1.0
-        three = not no_fusion and fusion_guidance is not None and fusion_guidance != guidance
+        three = stage2.uses_fusion and fusion_guidance is not None and fusion_guidance != guidance
 
         @torch.no_grad()
         def branches(x_t: torch.Tensor, t: torch.Tensor, frame_index: torch.Tensor):
             poses, fused = conditions(frame_index)
-            names = ("uncond", "src_pose", "full") if three else ("uncond", "src_pose" if no_fusion else "full")
+            names = ("uncond", "src_pose", "full") if three else ("uncond", "full")
             out = [o.float() for o in stage2.forward_branches(x_t.to(self.dtype), t, fused, source.tokens, poses, names,
                                                              src_latents=source.latents)]
-            if three:
-                return tuple(out)
-            if no_fusion:
-                return (out[0], out[1], out[1])  # no fusion term: eps_full = eps_sp
-            return (out[0], out[0], out[1])  # eps_sp cancels: any value will do
+            return tuple(out) if three else (out[0], out[0], out[1])  # eps_sp cancels: any value will do
 
         return GuidedDenoiser(branches, w=guidance, w_fusion=fusion_guidance if three else None)
 

@@ -101,8 +101,6 @@ def preview(stage2: nn.Module, vae: nn.Module, scheduler_config: dict, fusion: t
     for t in sched.timesteps:
         eps_u, eps_sp, eps_full = stage2.forward_branches(sched.scale_model_input(x, t), t, fusion, tokens, pose,
                                                           src_latents=src_latents)
-        if stage2.config.drop_fusion >= 1.0:  # trained without the fusion embedding
-            eps_full = eps_sp
         x = sched.step(combine_guidance(eps_u, eps_sp, eps_full, guidance), t, x).prev_sample
     return vae.decode(x)
 
