@@ -24,7 +24,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from signgen.eval.report import evaluate, find_clips, read_poses
@@ -32,8 +31,8 @@ from signgen.pose.draw import draw_pose
 from signgen.rendering.export import export, jobs_from_prepared
 from signgen.rendering.pipeline import Renderer, Settings
 
-KEYS = ("ssim", "ssim_region", "psnr", "psnr_region", "psnr_frame_mean", "psnr_frame_mean_region", "flicker", "flicker_region", "warping_error",
-        "warping_error_region")
+KEYS = ("ssim", "ssim_region", "psnr", "psnr_region", "psnr_frame_mean", "psnr_frame_mean_region",
+        "flicker", "flicker_region", "warping_error", "warping_error_region")
 
 
 def spread(items: list, n: int) -> list:
@@ -82,23 +81,20 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     jobs = spread(sorted(jobs_from_prepared(args.data, args.split), key=lambda j: j.id), args.clips)
     renderer = Renderer.load(args.model, args.device)
-    variants = {
-        "full": Settings(steps=args.steps),
-        "fusion_off_at_sampling": Settings(steps=args.steps, fusion_guidance=0.0),
-        "independent_noise_no_smoothing": Settings(steps=args.steps, noise="independent", smoothing=0.0),
+    variants = {  # name: (renderer, settings)
+        "full": (renderer, Settings(steps=args.steps)),
+        "fusion_off_at_sampling": (renderer, Settings(steps=args.steps, fusion_guidance=0.0)),
+        "independent_noise_no_smoothing": (renderer, Settings(steps=args.steps, noise="independent", smoothing=0.0)),
     }
+    if args.stage2_alone:
+        variants["stage2_alone"] = (Renderer.load(args.stage2_alone, args.device), Settings(steps=args.steps))
     results, timing = {}, {}
-    for name, settings in variants.items():
+    for name, (model, settings) in variants.items():
         start = time.perf_counter()
-        done = export(jobs, out / name, renderer, settings)
+        done = export(jobs, out / name, model, settings)
         if done["frames"]:
             timing[name] = round((time.perf_counter() - start) / done["frames"], 4)
         results[name] = scores(out / name / "pred", out / name / "gt")
-    if args.stage2_alone:
-        start = time.perf_counter()
-        done = export(jobs, out / "stage2_alone", Renderer.load(args.stage2_alone, args.device), Settings(steps=args.steps))
-        timing["stage2_alone"] = round((time.perf_counter() - start) / max(1, done["frames"]), 4)
-        results["stage2_alone"] = scores(out / "stage2_alone" / "pred", out / "stage2_alone" / "gt")
     gt = out / "full" / "gt"
     results["copy_source"] = scores(baseline(gt, out / "copy_source", "copy"), gt)
     results["pose_only"] = scores(baseline(gt, out / "pose_only", "pose"), gt)

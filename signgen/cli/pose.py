@@ -17,7 +17,7 @@ from ..errors import InputError
 from ..pose import PoseTrack, get_layout
 from ..pose import io as pose_io
 from ..pose.extract import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS  # light: mediapipe loads on use
-from ..pose.io.checks import check_fps, check_size
+from ..pose.io.checks import check_fps, check_size, parse_frame_size
 from .output import console, group
 
 app = group("Keypoint tracks: extract, convert, preview, build from glosses.")
@@ -43,14 +43,8 @@ def _frame_size(value: int | None, flag: str) -> int | None:
 
 
 def _in_size(text: str | None) -> tuple[int | None, int | None]:
-    """'210x260' -> (210, 260)."""
-    if text is None:
-        return None, None
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise InputError(f"--in-size must look like 210x260, got {text!r}") from None
-    return check_size(w, "--in-size width"), check_size(h, "--in-size height")
+    """'210x260' -> (210, 260); (None, None) when not given."""
+    return (None, None) if text is None else parse_frame_size(text, "--in-size")
 
 
 def summary(verb: str, path: Path, track: PoseTrack) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import typer
 from rich.text import Text
 
-from ..errors import InputError
+from ..pose.io.checks import parse_frame_size
 from .output import console, err_console, group
 
 app = group("Prepare datasets (PHOENIX-2014-T, DeepFashion, synthetic) and learn a gloss lexicon.")
@@ -65,15 +65,6 @@ def deepfashion(
     return _report(prepare_deepfashion(raw, out, progress=progress))
 
 
-def _size(text: str) -> tuple[int, int]:
-    """'64x64' -> (64, 64), or a one-line InputError."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise InputError(f"--size must look like 210x260, got {text!r}") from None
-    return w, h
-
-
 @app.command("synthetic")
 def synthetic(
     out: Path = typer.Option(..., "-o", "--output", help="Folder for the synthetic release (a rerun resumes)."),
@@ -89,7 +80,7 @@ def synthetic(
 
     counts = make_synthetic_release(out, num_signers=signers, sentences_per_signer=sentences,
                                     fingerspelling_per_signer=fingerspelling, seed=seed, progress=progress,
-                                    size=_size(size))
+                                    size=parse_frame_size(size, "--size"))
     ph, fa = counts["phoenix"], counts["fashion"]
     console.print(Text(
         f"wrote {out}: PHOENIX-2014-T/ (train {ph['train']}, dev {ph['dev']}, test {ph['test']} clips), "

@@ -38,6 +38,15 @@ def check_size(value: int, name: str, path: Path | None = None) -> int:
     return int(value)
 
 
+def parse_frame_size(text: str, flag: str) -> tuple[int, int]:
+    """'210x260' (a command-line WxH) -> (210, 260), each side checked by `check_size`."""
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise InputError(f"{flag} must look like 210x260, got {text!r}") from None
+    return check_size(w, f"{flag} width"), check_size(h, f"{flag} height")
+
+
 def check_args(
     layout: str | None, fps: float | None, width: int | None, height: int | None, path: Path | None = None
 ) -> str | None:
