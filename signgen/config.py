@@ -86,6 +86,7 @@ class TrainConfig:
     cache_dir: str | None = None  # cache folder; default RUN/cache
     noise_offset: float = 0.1  # stage 2: offset noise strength (FPDM: 0.1)
     kl_weight: float = 1e-6  # VAE: weight of the KL term next to the L1 + MSE reconstruction
+    vae_decoder_only: bool = False  # VAE: train the decoder only; the latent space (and a stage 2 on it) stays valid
     perceptual_weights: str | None = None  # VAE: local torchvision vgg16 features weights; enables a perceptual term
     perceptual_weight: float = 0.1  # VAE: weight of that perceptual term
     tensorboard: bool = False  # also log to TensorBoard (RUN/tb) when tensorboard is installed

@@ -343,6 +343,21 @@ def test_vae_perceptual_term_only_from_local_weights(toy, tmp_path):
                     tmp_path / "vae2", progress=False)
 
 
+def test_vae_decoder_only_keeps_the_latent_space(toy, tmp_path):
+    train_stage("vae", cfg("vae.steps=2"), toy, tmp_path / "base", progress=False)
+    base = load_file(str(tmp_path / "base" / "vae" / "diffusion_pytorch_model.safetensors"))
+    train_stage("vae", cfg("vae.steps=2", "vae.lr=1e-2", f"model.vae_path={tmp_path / 'base'}",
+                           "train.vae_decoder_only=true"), toy, tmp_path / "dec", progress=False)
+    tuned = load_file(str(tmp_path / "dec" / "vae" / "diffusion_pytorch_model.safetensors"))
+    frozen = [k for k in base if k.startswith(("encoder.", "quant_conv."))]
+    assert frozen and all(torch.equal(base[k], tuned[k]) for k in frozen)
+    assert any(not torch.equal(base[k], tuned[k]) for k in base if k.startswith("decoder."))
+    scale = [json.loads((tmp_path / r / "vae" / "config.json").read_text())["scaling_factor"] for r in ("base", "dec")]
+    assert scale[0] == scale[1]  # the latents stage 2 sees are unchanged
+    with pytest.raises(InputError, match="vae_decoder_only fine-tunes a given VAE's decoder: set model.vae_path"):
+        train_stage("vae", cfg("vae.steps=1", "train.vae_decoder_only=true"), toy, tmp_path / "none", progress=False)
+
+
 def test_held_out_pairs_are_spread_across_clips(toy):
     from signgen.data.prepared import PreparedDataset
     from signgen.train.data import PairDataset

@@ -4,7 +4,11 @@ Loss: L1 + MSE reconstruction (pixels in [-1, 1]) on posterior samples, plus a s
 (`train.kl_weight`), plus a VGG perceptual term only when local VGG16 weights are given
 (`train.perceptual_weights`; see `perceptual.py`): nothing is ever downloaded. At the end
 the latent scaling factor is measured (1 / std of the latents of held-out frames) and stored
-in the VAE's config, so stage 2 sees unit-variance latents as Stable Diffusion's do. Product: `RUN/vae/` (diffusers `save_pretrained`,
+in the VAE's config, so stage 2 sees unit-variance latents as Stable Diffusion's do.
+
+`train.vae_decoder_only` fine-tunes the decoder of a given VAE and keeps its encoder and
+scaling factor as they are (as Stability's ft-MSE decoder did for SD): the latents do not
+change, so a stage 2 trained on them, and its feature cache, stay valid. Product: `RUN/vae/` (diffusers `save_pretrained`,
 safetensors), the folder `model.vae_path` takes.
 """
 
@@ -18,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import InputError
 from .common import EMA, build_size, replace_dir, save_grid, to_uint8
 from .data import PairDataset
 from .loop import Task
@@ -29,17 +34,23 @@ class VaeObjective(nn.Module):
     """Reconstruction + KL on the batch's source and target frames."""
 
     def __init__(self, vae: nn.Module, kl_weight: float, perceptual: nn.Module | None = None,
-                 perceptual_weight: float = 0.0) -> None:
+                 perceptual_weight: float = 0.0, decoder_only: bool = False) -> None:
         super().__init__()
         self.vae = vae
+        self.decoder_only = bool(decoder_only)
+        if decoder_only:  # the encoder side is frozen: no gradients, no optimiser state
+            for part in (vae.model.encoder, vae.model.quant_conv):
+                if part is not None:
+                    part.requires_grad_(False)
         self.kl_weight = float(kl_weight)
         self.perceptual = perceptual  # frozen; not part of the checkpoint (trainable() is the VAE)
         self.perceptual_weight = float(perceptual_weight)
 
     def forward(self, batch: dict, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, float]]:
         x = torch.cat([batch["src"], batch["tgt"]]) * 2 - 1
-        post = self.vae.model.encode(x).latent_dist
-        z = post.sample(generator)
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not self.decoder_only):
+            post = self.vae.model.encode(x).latent_dist
+            z = post.sample(generator)
         rec = self.vae.model.decode(z).sample
         mse = F.mse_loss(rec.float(), x.float())
         l1 = (rec.float() - x.float()).abs().mean()
@@ -70,7 +81,9 @@ class VaeTask(Task):
             from .perceptual import VGGPerceptual
 
             perceptual = VGGPerceptual(t.perceptual_weights)
-        self.objective = VaeObjective(vae, t.kl_weight, perceptual, t.perceptual_weight)
+        if t.vae_decoder_only and not (m.vae_path or m.sd_path):
+            raise InputError("train.vae_decoder_only fine-tunes a given VAE's decoder: set model.vae_path")
+        self.objective = VaeObjective(vae, t.kl_weight, perceptual, t.perceptual_weight, t.vae_decoder_only)
         self.dataset = PairDataset(self.prepared, self.cfg.data.split, self.size.image_size,
                                    resize=self.cfg.data.resize)
         self.val = self.val_dataset() or PairDataset(self.prepared, self.cfg.data.split, self.size.image_size,
@@ -99,11 +112,12 @@ class VaeTask(Task):
     def export(self, objective: nn.Module, step: int, ema: EMA | None, final: bool) -> None:
         vae = objective.vae
         device = next(vae.parameters()).device
-        x = self._val_batch(64).to(device)
-        latents = vae.encode(x) / vae.scaling_factor  # raw latents
-        std = float(latents.float().std())
-        scale = 1.0 / std if std > 1e-6 and math.isfinite(std) else 1.0
-        vae.model.register_to_config(scaling_factor=scale)
+        if not objective.decoder_only:  # a frozen encoder keeps its latents' scale
+            x = self._val_batch(64).to(device)
+            latents = vae.encode(x) / vae.scaling_factor  # raw latents
+            std = float(latents.float().std())
+            scale = 1.0 / std if std > 1e-6 and math.isfinite(std) else 1.0
+            vae.model.register_to_config(scaling_factor=scale)
         tmp = Path(tempfile.mkdtemp(prefix=".vae.tmp-", dir=self.run))
         vae.model.save_pretrained(tmp, safe_serialization=True)
         replace_dir(tmp, self.run / "vae")
