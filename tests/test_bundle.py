@@ -218,3 +218,25 @@ def test_build_bundle_from_a_size_then_save_and_load(tmp_path):
     public = lambda c: {k: v for k, v in c.items() if not k.startswith("_")}  # noqa: E731
     assert public(again.scheduler.config) == public(b.scheduler.config)
     assert torch.equal(again.scheduler.betas, b.scheduler.betas)
+
+
+def test_replace_vae_decoder_takes_only_the_same_encoder(parts, bundle_dir, tmp_path):
+    from signgen.models.bundle import replace_vae_decoder
+
+    folder = _copy(bundle_dir, tmp_path)
+    vae = load_bundle(folder).vae
+    with torch.no_grad():
+        vae.model.decoder.conv_out.bias.add_(0.5)  # a "fine-tuned" decoder
+    vae.model.save_pretrained(tmp_path / "dec", safe_serialization=True)
+    replace_vae_decoder(folder, tmp_path / "dec")
+    loaded = load_bundle(folder)
+    _states_equal(loaded.vae.model, vae.model)
+    _states_equal(loaded.stage2, load_bundle(bundle_dir).stage2)  # the rest is untouched
+    assert loaded.meta.extra["vae_decoder"] == str(tmp_path / "dec")
+
+    with torch.no_grad():
+        vae.model.encoder.conv_in.bias.add_(0.5)  # another encoder: other latents
+    vae.model.save_pretrained(tmp_path / "enc", safe_serialization=True)
+    with pytest.raises(InputError, match="enc: this VAE's encoder or scaling factor differs from the bundle's"):
+        replace_vae_decoder(folder, tmp_path / "enc")
+    _states_equal(load_bundle(folder).vae.model, loaded.vae.model)  # nothing written

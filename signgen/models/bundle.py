@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .sizes import ModelSize
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_VERSION", "Bundle", "BundleMeta", "save_bundle", "load_bundle",
-           "build_bundle", "check_bundle", "is_bundle", "make_scheduler"]
+           "build_bundle", "check_bundle", "is_bundle", "make_scheduler", "replace_vae_decoder"]
 
 BUNDLE_FORMAT = "signgen-bundle"
 BUNDLE_VERSION = 1
@@ -350,6 +350,29 @@ def load_bundle(folder: str | Path, device: torch.device | str = "cpu",
         m.to(device=device, dtype=dtype).eval()
     return Bundle(stage1=stage1, stage2=stage2, vae=vae, scheduler=scheduler, meta=meta,
                   folder=folder, device=device, dtype=dtype)
+
+
+def replace_vae_decoder(folder: str | Path, vae_path: str | Path) -> Path:
+    """Put a fine-tuned VAE decoder (`train vae` with `train.vae_decoder_only`) into a bundle.
+
+    Stage 2 was trained on the latents of the bundle's VAE encoder, so only a VAE with the very
+    same encoder and scaling factor is accepted (InputError otherwise); the rest is rewritten
+    atomically as `save_bundle` does.
+    """
+    from .vae import load_vae
+
+    bundle = load_bundle(folder, "cpu", torch.float32)
+    vae = load_vae(vae_path, bundle.vae.config)
+    mine, theirs = bundle.vae.model.state_dict(), vae.model.state_dict()
+    encoder = [k for k in mine if k.startswith(("encoder.", "quant_conv."))]
+    same = (vae.scaling_factor == bundle.vae.scaling_factor and mine.keys() == theirs.keys()
+            and all(torch.equal(mine[k], theirs[k]) for k in encoder))
+    if not same:
+        raise InputError("this VAE's encoder or scaling factor differs from the bundle's, so stage 2's latents "
+                         "would not match; fine-tune the bundle's VAE with train.vae_decoder_only=true", vae_path)
+    bundle.vae = vae
+    bundle.meta.extra = {**bundle.meta.extra, "vae_decoder": str(vae_path)}
+    return bundle.save(folder)
 
 
 def build_bundle(size: "ModelSize", *, sd_folder: str | Path | None = None,

@@ -1,0 +1,71 @@
+"""Choose a bundle's default sampler and guidance weight on held-out *dev* clips (never test).
+
+Renders a few dev clips (first frame as source, every frame's pose as target) with each
+combination of `--samplers` and `--guidance`, scores them with `signgen eval`'s metrics and
+prints one JSON line per combination, then the best by whole-frame SSIM. With `--write`, the
+best sampler and weight become the bundle's defaults (its scheduler config and meta), with the
+dev scores recorded in the meta, so the choice is visible in the bundle itself.
+
+    python scripts/choose_sampling.py --model runs/diffusion/bundle --data prepared --clips 2 \
+        --samplers ddpm ddim --guidance 1.0 1.5 --out /tmp/choose [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from honest_results import scores, spread  # noqa: E402
+
+from signgen.models.bundle import load_bundle, make_scheduler  # noqa: E402
+from signgen.rendering.export import export, jobs_from_prepared  # noqa: E402
+from signgen.rendering.pipeline import Renderer, Settings  # noqa: E402
+
+SCHEDULERS = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--clips", type=int, default=2)
+    ap.add_argument("--samplers", nargs="+", default=["ddpm", "ddim"], choices=sorted(SCHEDULERS))
+    ap.add_argument("--guidance", nargs="+", type=float, default=[1.0, 1.5, 2.0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--write", action="store_true", help="make the best the bundle's defaults")
+    args = ap.parse_args()
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = spread(sorted(jobs_from_prepared(args.data, "dev"), key=lambda j: j.id), args.clips)
+    renderer = Renderer.load(args.model, "cpu")
+    base = dict(renderer.bundle.scheduler.config)
+    found = {}
+    for sampler in args.samplers:
+        renderer.bundle.scheduler = make_scheduler({**base, "_class_name": SCHEDULERS[sampler]})
+        for w in args.guidance:
+            name = f"{sampler}-w{w:g}"
+            export(jobs, out / name, renderer, Settings(guidance=w))
+            found[name] = (sampler, w, scores(out / name / "pred", out / name / "gt"))
+            print(json.dumps({"sampler": sampler, "guidance": w, **found[name][2]}), flush=True)
+    best = max(found, key=lambda k: found[k][2]["ssim"])
+    sampler, w, _ = found[best]
+    summary = ", ".join(f"{k} SSIM {v[2]['ssim']:.3f} PSNR {v[2]['psnr']:.2f}" for k, v in found.items())
+    print(json.dumps({"best": best, "dev": summary}))
+    if args.write:
+        bundle = load_bundle(args.model, "cpu", torch.float32)
+        bundle.scheduler = make_scheduler({**base, "_class_name": SCHEDULERS[sampler]})
+        bundle.meta.sampler, bundle.meta.guidance = sampler, w
+        bundle.meta.extra = {**bundle.meta.extra, "sampling_chosen_on": f"dev ({len(jobs)} clips): {summary}"}
+        bundle.save(args.model)
+
+
+if __name__ == "__main__":
+    main()
