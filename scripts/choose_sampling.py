@@ -2,7 +2,8 @@
 
 Renders a few dev clips (first frame as source, every frame's pose as target) with each
 combination of `--samplers` and `--guidance`, scores them with `signgen eval`'s metrics and
-prints one JSON line per combination, then the best by whole-frame SSIM. With `--write`, the
+prints one JSON line per combination, then the best by whole-frame SSIM (within 0.001 of the
+best is a tie, which PSNR breaks). With `--write`, the
 best sampler and weight become the bundle's defaults (its scheduler config and meta), with the
 dev scores recorded in the meta, so the choice is visible in the bundle itself.
 
@@ -55,7 +56,8 @@ def main() -> None:
             export(jobs, out / name, renderer, Settings(guidance=w))
             found[name] = (sampler, w, scores(out / name / "pred", out / name / "gt"))
             print(json.dumps({"sampler": sampler, "guidance": w, **found[name][2]}), flush=True)
-    best = max(found, key=lambda k: found[k][2]["ssim"])
+    top = max(v[2]["ssim"] for v in found.values())  # SSIM within 0.001 of the best is a tie: PSNR decides
+    best = max((k for k, v in found.items() if v[2]["ssim"] >= top - 0.001), key=lambda k: found[k][2]["psnr"])
     sampler, w, _ = found[best]
     summary = ", ".join(f"{k} SSIM {v[2]['ssim']:.3f} PSNR {v[2]['psnr']:.2f}" for k, v in found.items())
     print(json.dumps({"best": best, "dev": summary}))

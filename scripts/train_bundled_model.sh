@@ -1,6 +1,6 @@
 #!/bin/sh
 # Retrain the bundled default model (signgen/assets/default-model) exactly as it was trained:
-# on a 2-core CPU, about 4 hours in all. Every stage resumes if interrupted (rerun the script).
+# on a 2-core CPU, about 4 hours in all (1.3 s per stage-2 step with the ablation beside it). Every stage resumes if interrupted (rerun the script).
 #
 #   sh scripts/train_bundled_model.sh [WORK_DIR]     (default: ./bundled-model-run)
 #
@@ -36,7 +36,7 @@ signgen train vae --config $REPO/configs/tiny.yaml --data prepared --out runs/va
 signgen train vae --config $REPO/configs/tiny.yaml --data prepared-b --out runs/vae-b \
     --set model.vae_path=runs/vae --set vae.steps=1000 --set vae.lr=5e-4
 signgen train vae --config $REPO/configs/tiny.yaml --data prepared-b --out runs/vae-dec \
-    --set model.vae_path=runs/vae-b --set train.vae_decoder_only=true --set vae.steps=VAE_DEC_STEPS --set vae.lr=5e-4
+    --set model.vae_path=runs/vae-b --set train.vae_decoder_only=true --set vae.steps=1000 --set vae.lr=5e-4
 signgen train fusion --config $REPO/configs/tiny.yaml --data prepared --out runs/fusion --set fusion.steps=1000
 
 diffusion() {  # diffusion DATA VAE OUT [more --set ...]: later --set flags win
@@ -57,7 +57,7 @@ both() {  # both DATA VAE STEPS: the model and the ablation, side by side, one t
 # Stage 2: 1,800 steps on world A with the first VAE, then continued (same runs, resumed) on
 # world B with the world-B VAE.
 both prepared runs/vae 1800
-both prepared-b2 runs/vae-b STAGE2_STEPS
+both prepared-b2 runs/vae-b 4200
 
 # The bundles get the fine-tuned decoder (same encoder, so stage 2's latents are unchanged).
 for run in runs/diffusion runs/diffusion-alone; do
@@ -65,7 +65,7 @@ for run in runs/diffusion runs/diffusion-alone; do
         $run/bundle runs/vae-dec
 done
 python $REPO/scripts/choose_sampling.py --model runs/diffusion/bundle --data prepared --clips 2 \
-    --samplers ddpm --guidance 1.0 1.5 2.0 --out runs/choose --write
+    --samplers ddpm --guidance 1.0 1.5 --out runs/choose --write
 python $REPO/benchmarks/honest_results.py --model runs/diffusion/bundle --stage2-alone runs/diffusion-alone/bundle \
     --data prepared --split test --clips 5 --out runs/honest
 echo "model: $W/runs/diffusion/bundle (copy it to signgen/assets/default-model)"
