@@ -18,14 +18,12 @@ import json
 import sys
 from pathlib import Path
 
-import torch
-
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from honest_results import scores, spread  # noqa: E402
 
-from signgen.models.bundle import load_bundle, make_scheduler  # noqa: E402
+from signgen.models.bundle import make_scheduler  # noqa: E402
 from signgen.rendering.export import export, jobs_from_prepared  # noqa: E402
 from signgen.rendering.pipeline import Renderer, Settings  # noqa: E402
 
@@ -61,8 +59,8 @@ def main() -> None:
     sampler, w, _ = found[best]
     summary = ", ".join(f"{k} SSIM {v[2]['ssim']:.3f} PSNR {v[2]['psnr']:.2f}" for k, v in found.items())
     print(json.dumps({"best": best, "dev": summary}))
-    if args.write:
-        bundle = load_bundle(args.model, "cpu", torch.float32)
+    if args.write:  # the loaded bundle is float32 on the CPU: save it as it is, with the choice
+        bundle = renderer.bundle
         bundle.scheduler = make_scheduler({**base, "_class_name": SCHEDULERS[sampler]})
         bundle.meta.sampler, bundle.meta.guidance = sampler, w
         bundle.meta.extra = {**bundle.meta.extra, "sampling_chosen_on": f"dev ({len(jobs)} clips): {summary}"}

@@ -69,16 +69,13 @@ def ssim(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> fl
 def psnr(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> float:
     """PSNR in dB (data_range 1), capped at `PSNR_CAP`; with `mask`, from the MSE over the masked
     pixels only (nan for an empty mask)."""
+    if mask is not None:
+        return psnr_from_mse(mse(pred, gt, mask))
     p, g = as_float(pred), as_float(gt)
     _check_pair(p, g, mask)
-    if mask is None:
-        if np.array_equal(p, g):
-            return PSNR_CAP
-        return float(min(PSNR_CAP, peak_signal_noise_ratio(g, p, data_range=1.0)))
-    if not mask.any():
-        return float("nan")
-    mse = float(((p - g) ** 2)[mask].mean())
-    return PSNR_CAP if mse == 0 else float(min(PSNR_CAP, 10.0 * np.log10(1.0 / mse)))
+    if np.array_equal(p, g):
+        return PSNR_CAP
+    return float(min(PSNR_CAP, peak_signal_noise_ratio(g, p, data_range=1.0)))
 
 
 def mse(pred: np.ndarray, gt: np.ndarray, mask: np.ndarray | None = None) -> float:

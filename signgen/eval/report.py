@@ -149,6 +149,13 @@ def _region_masks(gt: ClipFrames, poses: dict | None, shape: tuple[int, int]) ->
         yield metrics.region_from_pixels(first, frame)
 
 
+def _add_pooled_psnr(scores: dict[str, Any]) -> None:
+    """`psnr` and `psnr_region` from the pooled `mse` values (see metrics.psnr_from_mse)."""
+    for k in ("", "_region"):
+        if f"mse{k}" in scores:
+            scores[f"psnr{k}"] = metrics.psnr_from_mse(scores[f"mse{k}"])
+
+
 def evaluate_clip(pred: ClipFrames, gt: ClipFrames, *, lpips: Callable | None = None,
                   fid: tuple[Any, Any] | None = None) -> dict[str, Any]:
     """Scores of one clip: per-frame image metrics averaged, temporal metrics, each whole and `_region`.
@@ -193,9 +200,7 @@ def evaluate_clip(pred: ClipFrames, gt: ClipFrames, *, lpips: Callable | None = 
     for k, v in per.items():
         if v:
             result[k] = metrics.mean(v)
-    for k in ("", "_region"):  # PSNR of the clip's pooled MSE (see metrics.psnr_from_mse)
-        if f"mse{k}" in result:
-            result[f"psnr{k}"] = metrics.psnr_from_mse(result[f"mse{k}"])
+    _add_pooled_psnr(result)
     if n_gt >= 2:
         result["flicker"] = temporal.flicker(iter(pred), iter(gt))
         result["flicker_region"] = metrics.masked_flicker(iter(pred), iter(gt), union)
@@ -252,9 +257,7 @@ def summarize(clips: dict[str, dict[str, Any]]) -> dict[str, Any]:
             pairs = [(c[key], c["frames"]) for c in clips.values() if key in c and c[key] == c[key]]
             if pairs:
                 out[key] = float(sum(v * n for v, n in pairs) / sum(n for _, n in pairs))
-    for k in ("", "_region"):
-        if f"mse{k}" in out:
-            out[f"psnr{k}"] = metrics.psnr_from_mse(out[f"mse{k}"])
+    _add_pooled_psnr(out)
     for base in TEMPORAL_METRICS:
         for key in (base, f"{base}_region"):
             values = [c[key] for c in clips.values() if key in c]

@@ -8,8 +8,9 @@ in the VAE's config, so stage 2 sees unit-variance latents as Stable Diffusion's
 
 `train.vae_decoder_only` fine-tunes the decoder of a given VAE and keeps its encoder and
 scaling factor as they are (as Stability's ft-MSE decoder did for SD): the latents do not
-change, so a stage 2 trained on them, and its feature cache, stay valid. Product: `RUN/vae/` (diffusers `save_pretrained`,
-safetensors), the folder `model.vae_path` takes.
+change, so a stage 2 trained on them, and its feature cache, stay valid.
+
+Product: `RUN/vae/` (diffusers `save_pretrained`, safetensors), the folder `model.vae_path` takes.
 """
 
 from __future__ import annotations
