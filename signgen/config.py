@@ -87,6 +87,11 @@ class TrainConfig:
     noise_offset: float = 0.1  # stage 2: offset noise strength (FPDM: 0.1)
     kl_weight: float = 1e-6  # VAE: weight of the KL term next to the L1 + MSE reconstruction
     vae_decoder_only: bool = False  # VAE: train the decoder only; the latent space (and a stage 2 on it) stays valid
+    part_weight: float = 0.0  # VAE and stage 2: extra loss weight on the hand and face boxes of the target pose (0 = off; 3 makes them 4x)
+    vae_crop: int = 0  # VAE: train on random square crops of this side (0 = whole frames); the VAE is convolutional
+    vae_hand_crops: float = 0.5  # VAE: fraction of crops centred on a visible hand (with vae_crop)
+    vae_gan_weight: float = 0.0  # VAE: weight of a PatchGAN hinge term that keeps edges (0 = off)
+    vae_gan_start: int = 0  # VAE: optimiser step from which the adversarial term counts
     perceptual_weights: str | None = None  # VAE: local torchvision vgg16 features weights; enables a perceptual term
     perceptual_weight: float = 0.1  # VAE: weight of that perceptual term
     tensorboard: bool = False  # also log to TensorBoard (RUN/tb) when tensorboard is installed
@@ -129,6 +134,10 @@ class Config:
             bad.append(f"data.resize must be stretch or letterbox, got {self.data.resize!r}")
         if not 0.0 <= self.data.flip_p <= 1.0:
             bad.append(f"data.flip_p must be in [0, 1], got {self.data.flip_p}")
+        if self.train.part_weight < 0 or self.train.vae_crop < 0 or self.train.vae_gan_weight < 0:
+            bad.append("train.part_weight, train.vae_crop and train.vae_gan_weight must be >= 0")
+        if not 0.0 <= self.train.vae_hand_crops <= 1.0:
+            bad.append(f"train.vae_hand_crops must be in [0, 1], got {self.train.vae_hand_crops}")
         if self.data.jitter_px < 0:
             bad.append(f"data.jitter_px must be >= 0, got {self.data.jitter_px}")
         if not 0.0 <= self.train.ema_decay < 1.0:

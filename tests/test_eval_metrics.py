@@ -187,3 +187,32 @@ def test_eval_errors(cli, tmp_path):
     assert code == 2 and "nothing" in err
     code, _, err = cli("eval", tmp_path / "pred", tmp_path / "gt", "--json", tmp_path / "no" / "s.json")
     assert code == 2 and "does not exist" in err
+
+
+def test_eval_scores_hand_and_face_crops(cli, tmp_path):
+    """An error inside the right hand's box shows in the hand crops, not the face crop."""
+    from signgen.pose.parts import part_boxes
+
+    xy, conf = _pose()
+    for j in range(68):  # a face around (20, 45), away from the hand
+        xy[C.FACE_START + j], conf[C.FACE_START + j] = (16 + (j % 9), 41 + (j // 9)), 1
+    frames = [np.full((64, 64, 3), 90, np.uint8) for _ in range(2)]
+    _write_clip(tmp_path / "gt" / "c", frames)
+    pred = [f.copy() for f in frames]
+    x0, y0, x1, y1 = part_boxes(xy, conf, 64, 64)["right_hand"]
+    pred[1][y0:y1, x0:x1] = 0
+    _write_clip(tmp_path / "pred" / "c", pred)
+    write_poses(tmp_path / "pred" / "c" / "poses.npz", np.stack([xy, xy]), np.stack([conf, conf]), xy, conf)
+    out = tmp_path / "s.json"
+    code, stdout, err = cli("eval", tmp_path / "pred", tmp_path / "gt", "--json", out)
+    assert code == 0, err
+    rep = json.loads(out.read_text())
+    c = rep["clips"]["c"]
+    assert c["crops_hands"] == 2 and c["crops_face"] == 2  # no left hand in this pose
+    assert c["psnr_face"] == 100.0 and c["ssim_face"] == pytest.approx(1.0)
+    assert c["psnr_hands"] < c["psnr"] < 100.0  # the error is a larger share of the hand crops
+    assert rep["overall"]["psnr_hands"] == pytest.approx(c["psnr_hands"])
+    from signgen.eval.report import table
+
+    headers = [col.header for col in table(rep).columns]
+    assert "SSIM hands/face" in headers and "PSNR hands/face" in headers

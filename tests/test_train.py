@@ -365,3 +365,91 @@ def test_held_out_pairs_are_spread_across_clips(toy):
     ds = PairDataset(PreparedDataset.open(toy), "train", (32, 32), limit=2, load_images=False)
     assert len(ds.pairs) == 2  # the list is grouped by clip, 8 pairs each
     assert len({p.target[0] for p in ds.pairs}) == 2  # not two pairs of the first clip
+
+
+def test_vae_on_hand_crops_with_part_weights_and_gan_resumes_exactly(toy, tmp_path):
+    """The `small` size's VAE recipe: crops (half on a hand), hand/face boxes weighted, a PatchGAN
+    term from step 2. The discriminator is checkpointed, so a resumed run equals a straight one;
+    the exported VAE has no discriminator in it."""
+    from signgen.data.prepared import PreparedDataset
+    from signgen.train.vae import CropDataset
+
+    common = ["train.vae_crop=32", "train.part_weight=3", "train.vae_gan_weight=0.1", "train.vae_gan_start=2",
+              "train.sample_every=4"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    train_stage("vae", cfg(*common, "vae.steps=4"), toy, straight, progress=False)
+    train_stage("vae", cfg(*common, "vae.steps=2"), toy, split, progress=False)
+    train_stage("vae", cfg(*common, "vae.steps=4"), toy, split, resume=True, progress=False)
+    a = _checkpoint_tensors(straight / "checkpoints" / "step-000004")
+    b = _checkpoint_tensors(split / "checkpoints" / "step-000004")
+    assert any(k.startswith("model/disc.") for k in a) or any("disc." in k for k in a)
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+    log = (straight / "log.csv").read_text().splitlines()
+    head = log[0].split(",")
+    rows = [dict(zip(head, line.split(","))) for line in log[1:]]
+    assert rows[0]["gan_d"] == "" and rows[-1]["gan_d"] != ""  # the adversarial term starts at step 2
+    assert rows[-1]["val_hand_psnr"] not in ("", "nan")
+    exported = load_file(str(straight / "vae" / "diffusion_pytorch_model.safetensors"))
+    assert not any("disc" in k for k in exported)
+
+    ds = PairDataset(PreparedDataset.open(toy), "train", (64, 64), part_weight=3.0)
+    crops = CropDataset(ds, 32, hand_share=1.0)
+    item = crops[(0, False, 123)]
+    assert item["src"].shape == (3, 32, 32) and item["tgt_weight"].shape == (1, 32, 32)
+    assert float(item["tgt_weight"].max()) == 4.0  # a hand-centred crop holds a hand box
+    assert crops[(0, False, 123)]["tgt"].equal(item["tgt"])  # a pure function of the key
+    assert crops[0]["src"].shape == (3, 64, 64)  # held-out keys: whole frames
+    with pytest.raises(InputError, match="vae_crop"):
+        CropDataset(ds, 100, 0.5)
+
+
+def test_diffusion_loss_weights_the_hand_and_face_boxes(toy):
+    """train.part_weight: an error inside the target's hand boxes costs more than the same error
+    elsewhere; without it, both cost the same."""
+    from signgen.data.prepared import PreparedDataset
+    from signgen.train.diffusion import DiffusionObjective
+
+    ds = PairDataset(PreparedDataset.open(toy), "train", (64, 64), part_weight=3.0)
+    w = ds[0]["tgt_weight"]
+    assert w.shape == (1, 64, 64) and float(w.max()) == 4.0 and float(w.min()) == 1.0
+
+    class Fixed(torch.nn.Module):  # a "UNet" that predicts target + a chosen error
+        def __init__(self, err):
+            super().__init__()
+            self.err, self.config = err, type("C", (), {"src_latent_channels": 0})()
+
+        def sample_drop_mask(self, b, dev, g):
+            return torch.zeros(b, 3, dtype=torch.bool)
+
+        def forward(self, noisy, t, fusion, tokens, pose, drop_mask=None, src_latents=None):
+            return self.target + self.err
+
+    class Sched:
+        config = type("C", (), {"num_train_timesteps": 10, "prediction_type": "sample"})()
+
+        def add_noise(self, x, n, t):
+            return x
+
+    latents = torch.zeros(1, 4, 32, 32)
+    inside = (torch.nn.functional.interpolate(w[None], size=(32, 32), mode="area") > 1)[0, 0]
+    err_in, err_out = torch.zeros_like(latents), torch.zeros_like(latents)
+    err_in[..., inside] = 1.0
+    idx = (~inside).nonzero()[: int(inside.sum())]
+    err_out[..., idx[:, 0], idx[:, 1]] = 1.0
+    batch = {"latent": latents, "src_emb": torch.zeros(1, 8), "src_tokens": torch.zeros(1, 2, 8),
+             "pose_emb": torch.zeros(1, 8), "pose": torch.zeros(1, 3, 64, 64), "tgt_weight": w[None]}
+    losses = {}
+    for name, err in (("in", err_in), ("out", err_out)):
+        net = Fixed(err)
+        net.target = latents
+        obj = DiffusionObjective.__new__(DiffusionObjective)
+        torch.nn.Module.__init__(obj)
+        obj.stage2, obj.scheduler, obj.noise_offset = net, Sched(), 0.0
+        obj.conditions = lambda b: (latents, torch.zeros(1, 8), torch.zeros(1, 2, 8), None)
+        weighted = float(obj(batch, torch.Generator().manual_seed(0))[0])
+        plain = float(obj({k: v for k, v in batch.items() if k != "tgt_weight"}, torch.Generator().manual_seed(0))[0])
+        losses[name] = (weighted, plain)
+    assert losses["in"][1] == pytest.approx(losses["out"][1])
+    assert losses["in"][0] > 2 * losses["out"][0]

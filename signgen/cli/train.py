@@ -17,7 +17,8 @@ import typer
 
 from .output import group
 
-app = group("Train the models: a tiny VAE (CPU sizes), stage 1 (fusion) and stage 2 (diffusion), on accelerate.")
+app = group("Train the models: a small VAE (CPU sizes), stage 1 (fusion) and stage 2 (diffusion), on accelerate;\n"
+            "and the legibility score's hand classifier.")
 
 _CONFIG = typer.Option(..., "--config", "-c", help="YAML config (configs/tiny.yaml, configs/phoenix.yaml, ...).")
 _DATA = typer.Option(None, "--data", "-d", help="Prepared dataset folder (overrides data.root).")
@@ -64,6 +65,39 @@ def diffusion(config: Path = _CONFIG, data: Optional[Path] = _DATA, out: Path = 
               sets: Optional[List[str]] = _SET, resume: bool = _RESUME, progress: bool = _PROGRESS) -> None:
     """Train stage 2 (the conditioned UNet; VAE and stage 1 frozen); writes RUN/bundle/."""
     _run("diffusion", config, data, out, sets, resume, progress)
+
+
+@app.command("legibility")
+def legibility(
+    release: Path = typer.Option(..., "--release", "-r", help="A synthetic release (signgen prep synthetic) with hand labels."),
+    out: Path = _OUT,
+    steps: int = typer.Option(3000, "--steps", min=1, help="Optimiser steps (batch 128)."),
+    every: int = typer.Option(1, "--every", min=1, help="Use every N-th frame of the training clips."),
+    seed: int = typer.Option(0, "--seed"),
+    progress: bool = _PROGRESS,
+) -> None:
+    """Train the legibility score's hand classifier on ground-truth hand crops of the release's train
+    signers (handshapes and fingerspelled letters); writes OUT/classifier.safetensors + .json and
+    reports its accuracy on the train and dev signers' ground truth.
+
+    Example: signgen train legibility --release data/synthetic --out runs/legibility
+    """
+    from ..errors import InputError
+    from ..eval.legibility import legibility as score
+    from ..eval.legibility import release_crops, save_classifier, train_classifier
+
+    if not out.parent.is_dir():
+        raise InputError("parent folder of the run does not exist", out)
+    train = release_crops(release, "train", every)
+    model = train_classifier(train, steps=steps, seed=seed, progress=progress)
+    info = {"release": str(release), "steps": steps, "every": every, "seed": seed,
+            "train": score(model, train)}
+    try:
+        info["dev"] = score(model, release_crops(release, "dev"))
+    except InputError:
+        pass
+    save_classifier(model, out, info)
+    typer.echo(json.dumps({k: info[k] for k in ("train", "dev") if k in info}))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

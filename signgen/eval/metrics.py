@@ -100,6 +100,18 @@ def psnr_from_mse(value: float) -> float:
     return PSNR_CAP if value <= 0 else float(min(PSNR_CAP, 10.0 * np.log10(1.0 / value)))
 
 
+# ---- the parts that carry the sign -------------------------------------------------------------
+
+def crop_scores(pred: np.ndarray, gt: np.ndarray, box: tuple[int, int, int, int]) -> tuple[float, float]:
+    """(SSIM, MSE) of one box's crop of both frames; SSIM is nan when the crop is smaller than
+    scikit-image's 7x7 window."""
+    x0, y0, x1, y1 = box
+    p, g = as_float(pred)[y0:y1, x0:x1], as_float(gt)[y0:y1, x0:x1]
+    _check_pair(p, g, None)
+    s = float(structural_similarity(g, p, data_range=1.0, channel_axis=-1)) if min(p.shape[:2]) >= 7 else float("nan")
+    return s, float(((p - g) ** 2).mean())
+
+
 # ---- the changed region --------------------------------------------------------------------
 
 def region_size(width: int, height: int) -> tuple[int, int]:

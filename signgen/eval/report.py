@@ -15,6 +15,11 @@ Layout read (what `signgen export` writes; any other tool can write it too)::
 region of frame t is the union of the source's and target t's arms and hands, dilated; without
 poses it is where the ground truth differs from its own first frame.
 
+With poses, the parts that carry a sign are scored on their own too: `_hands` (both hands'
+boxes from the target pose, `signgen.pose.parts`) and `_face` (the face box): SSIM averaged
+over crops, PSNR from the MSE pooled over them. A model only beats copying the source frame
+if it wins there.
+
 Image metrics are averaged over frames (all clips' frames together for "overall"); temporal
 ones are per clip, averaged over clips.
 """
@@ -32,12 +37,15 @@ import numpy as np
 
 from ..errors import InputError
 from ..pose.io import atomic_write_bytes
+from ..pose.parts import part_boxes
 from . import metrics, temporal
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".gif")
 POSES_FILE = "poses.npz"
 IMAGE_METRICS = ("ssim", "mse", "psnr_frame_mean", "lpips")  # frame-weighted means; psnr comes from mse
+PART_METRICS = ("ssim", "mse")  # per hand / face crop; weighted by crops
+SUFFIXES = ("", "_region", "_hands", "_face")
 TEMPORAL_METRICS = ("flicker", "warping_error")
 
 
@@ -151,13 +159,24 @@ def _region_masks(gt: ClipFrames, poses: dict | None, shape: tuple[int, int]) ->
 
 def _add_pooled_psnr(scores: dict[str, Any]) -> None:
     """`psnr` and `psnr_region` from the pooled `mse` values (see metrics.psnr_from_mse)."""
-    for k in ("", "_region"):
+    for k in SUFFIXES:
         if f"mse{k}" in scores:
             scores[f"psnr{k}"] = metrics.psnr_from_mse(scores[f"mse{k}"])
 
 
+def _legibility(pred: ClipFrames, poses: dict | None, legibility: tuple[Any, Path] | None) -> dict[str, Any]:
+    if legibility is None or poses is None:
+        return {}
+    from .legibility import clip_crops
+    from .legibility import legibility as score
+
+    model, labels_dir = legibility
+    crops = clip_crops(iter(pred), poses, labels_dir, pred.name)
+    return {} if crops is None else score(model, crops)
+
+
 def evaluate_clip(pred: ClipFrames, gt: ClipFrames, *, lpips: Callable | None = None,
-                  fid: tuple[Any, Any] | None = None) -> dict[str, Any]:
+                  fid: tuple[Any, Any] | None = None, legibility: tuple[Any, Path] | None = None) -> dict[str, Any]:
     """Scores of one clip: per-frame image metrics averaged, temporal metrics, each whole and `_region`.
 
     `psnr` is the PSNR of the MSE pooled over the clip's frames; `psnr_frame_mean` is the mean
@@ -170,6 +189,7 @@ def evaluate_clip(pred: ClipFrames, gt: ClipFrames, *, lpips: Callable | None = 
         raise InputError(f"clip {pred.name}: poses have {poses['xy'].shape[0]} frames, the clip {n_gt}", _poses_path(pred))
     per: dict[str, list[float]] = {k: [] for k in ("ssim", "ssim_region", "mse", "mse_region", "psnr_frame_mean",
                                                     "psnr_frame_mean_region", "lpips", "lpips_region")}
+    parts: dict[str, list[float]] = {f"{m}_{p}": [] for m in PART_METRICS for p in ("hands", "face")}
     union = None
     area = []
     masks = None
@@ -188,6 +208,13 @@ def evaluate_clip(pred: ClipFrames, gt: ClipFrames, *, lpips: Callable | None = 
         per["mse_region"].append(metrics.mse(p, g, mask))
         per["psnr_frame_mean"].append(metrics.psnr(p, g))
         per["psnr_frame_mean_region"].append(metrics.psnr(p, g, mask))
+        if poses is not None:
+            boxes = part_boxes(poses["xy"][t], poses["conf"][t], g.shape[1], g.shape[0])
+            for name, group in (("left_hand", "hands"), ("right_hand", "hands"), ("face", "face")):
+                if boxes[name] is not None:
+                    s_, m_ = metrics.crop_scores(p, g, boxes[name])
+                    parts[f"ssim_{group}"].append(s_)
+                    parts[f"mse_{group}"].append(m_)
         composite = np.where(mask[..., None], p, g)  # only the region differs from the truth
         if lpips is not None:
             per["lpips"].append(lpips(p, g))
@@ -200,7 +227,12 @@ def evaluate_clip(pred: ClipFrames, gt: ClipFrames, *, lpips: Callable | None = 
     for k, v in per.items():
         if v:
             result[k] = metrics.mean(v)
+    for k, v in parts.items():
+        if v:
+            result[k] = metrics.mean(v)
+            result[f"crops_{k.split('_')[1]}"] = len(v)
     _add_pooled_psnr(result)
+    result.update(_legibility(pred, poses, legibility))
     if n_gt >= 2:
         result["flicker"] = temporal.flicker(iter(pred), iter(gt))
         result["flicker_region"] = metrics.masked_flicker(iter(pred), iter(gt), union)
@@ -218,9 +250,12 @@ def _fid_update(fid, pred: np.ndarray, gt: np.ndarray) -> None:
 
 
 def evaluate(pred_root: str | Path, gt_root: str | Path, *, lpips_weights: str | Path | None = None,
-             fid_weights: str | Path | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+             fid_weights: str | Path | None = None, legibility: str | Path | None = None,
+             labels: str | Path | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Score every clip of PRED against the same-named clip of GT; returns the report dict
-    {"clips": {name: scores}, "overall": scores, "notes": [...]}."""
+    {"clips": {name: scores}, "overall": scores, "notes": [...]}. With a `legibility`
+    classifier folder and a `labels` folder (a synthetic release's groundtruth/phoenix or one
+    of its splits), each clip's hands are also back-recognised (see `legibility.py`)."""
     pred_clips, gt_clips = find_clips(pred_root), find_clips(gt_root)
     if len(pred_clips) == 1 and len(gt_clips) == 1:  # two single clips: pair them whatever their names
         (pn, pc), (_, gc) = next(iter(pred_clips.items())), next(iter(gt_clips.items()))
@@ -234,6 +269,13 @@ def evaluate(pred_root: str | Path, gt_root: str | Path, *, lpips_weights: str |
     fid_whole, note = metrics.load_fid(fid_weights)
     notes += [note] if note else []
     fid = (fid_whole, metrics.load_fid(fid_weights)[0]) if fid_whole is not None else None
+    leg = None
+    if legibility is not None:
+        from .legibility import load_classifier
+
+        if labels is None or not Path(labels).is_dir():
+            raise InputError("--legibility needs --labels: the synthetic release's groundtruth/phoenix folder", labels)
+        leg = (load_classifier(legibility), Path(labels))
     skipped = sorted(set(gt_clips) - set(pred_clips))
     if skipped:
         notes.append(f"{len(skipped)} ground-truth clip(s) have no prediction and were not scored")
@@ -241,7 +283,7 @@ def evaluate(pred_root: str | Path, gt_root: str | Path, *, lpips_weights: str |
     for name, clip in pred_clips.items():
         if progress is not None:
             progress(name)
-        clips[name] = evaluate_clip(clip, gt_clips[name], lpips=lp, fid=fid)
+        clips[name] = evaluate_clip(clip, gt_clips[name], lpips=lp, fid=fid, legibility=leg)
     overall = summarize(clips)
     if fid is not None:
         overall["fid"] = float(fid[0].compute())
@@ -257,6 +299,18 @@ def summarize(clips: dict[str, dict[str, Any]]) -> dict[str, Any]:
             pairs = [(c[key], c["frames"]) for c in clips.values() if key in c and c[key] == c[key]]
             if pairs:
                 out[key] = float(sum(v * n for v, n in pairs) / sum(n for _, n in pairs))
+    for group in ("hands", "face"):
+        for base in PART_METRICS:
+            key = f"{base}_{group}"
+            pairs = [(c[key], c[f"crops_{group}"]) for c in clips.values() if key in c and c[key] == c[key]]
+            if pairs:
+                out[key] = float(sum(v * n for v, n in pairs) / sum(n for _, n in pairs))
+                out[f"crops_{group}"] = int(sum(n for _, n in pairs))
+    for key in ("legibility", "legibility_handshape", "legibility_letter"):
+        pairs = [(c[key], c[f"{key}_crops"]) for c in clips.values() if key in c and c[key] == c[key]]
+        if pairs and sum(n for _, n in pairs):
+            out[key] = float(sum(v * n for v, n in pairs) / sum(n for _, n in pairs))
+            out[f"{key}_crops"] = int(sum(n for _, n in pairs))
     _add_pooled_psnr(out)
     for base in TEMPORAL_METRICS:
         for key in (base, f"{base}_region"):
@@ -286,6 +340,8 @@ def write_json(report: dict[str, Any], path: str | Path) -> None:
 
 COLUMNS = (("ssim", "SSIM"), ("psnr", "PSNR"), ("lpips", "LPIPS"), ("flicker", "flicker"),
            ("warping_error", "warp err"))
+PART_COLUMNS = (("ssim", "SSIM hands/face"), ("psnr", "PSNR hands/face"))
+LEGIBILITY_COLUMN = ("legibility", "legible")
 
 
 def _fmt(v: Any) -> str:
@@ -302,17 +358,23 @@ def table(report: dict[str, Any], max_rows: int = 30):
 
     rows = list(report["clips"].items())
     present = [(k, label) for k, label in COLUMNS if k in report["overall"]]
+    parts = [(k, label) for k, label in PART_COLUMNS if f"{k}_hands" in report["overall"]]
+    legible = [LEGIBILITY_COLUMN] if LEGIBILITY_COLUMN[0] in report["overall"] else []
     t = Table(title="signgen eval: whole frame/changed region", box=box.SIMPLE_HEAD)
     t.add_column("clip", overflow="fold", min_width=8)
     t.add_column("frames", justify="right", no_wrap=True)
-    for _, label in present:
+    for _, label in present + parts + legible:
         t.add_column(label, justify="right", no_wrap=True)
+
+    def cells(scores: dict) -> list[str]:
+        return ([f"{_fmt(scores.get(k))}/{_fmt(scores.get(k + '_region'))}" for k, _ in present]
+                + [f"{_fmt(scores.get(k + '_hands'))}/{_fmt(scores.get(k + '_face'))}" for k, _ in parts]
+                + [_fmt(scores.get(k)) for k, _ in legible])
+
     for name, scores in rows[:max_rows]:
-        t.add_row(name, str(scores["frames"]),
-                  *[f"{_fmt(scores.get(k))}/{_fmt(scores.get(k + '_region'))}" for k, _ in present])
+        t.add_row(name, str(scores["frames"]), *cells(scores))
     if len(rows) > max_rows:
-        t.add_row(f"... {len(rows) - max_rows} more", "", *[""] * len(present))
+        t.add_row(f"... {len(rows) - max_rows} more", "", *[""] * (len(present) + len(parts) + len(legible)))
     o = report["overall"]
-    t.add_row("[bold]overall[/]", str(o["frames"]),
-              *[f"[bold]{_fmt(o.get(k))}/{_fmt(o.get(k + '_region'))}[/]" for k, _ in present])
+    t.add_row("[bold]overall[/]", str(o["frames"]), *[f"[bold]{c}[/]" for c in cells(o)])
     return t

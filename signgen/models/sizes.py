@@ -3,6 +3,9 @@
 * `tiny`        CPU-sized: 64x64 images, tiny VAE (factor 2 -> 32x32x4 latents), tiny open_clip
                 ViT (width 128), a ~4.4M-parameter UNet that also takes the source image's
                 latents. Trains and samples on a laptop CPU.
+* `small`       CPU size at PHOENIX-2014-T's aspect: 128x160 (W x H) frames, a factor-4 VAE
+                with 8 latent channels (32x40x8 latents), the tiny ViT, the tiny UNet. A hand is
+                ~20 px here (6 px at 64x64): the size where handshapes can be read.
 * `phoenix`     FPDM on RWTH-PHOENIX-Weather 2014T: frames resized to 256x256 (as the FPDM
                 release does), CLIP ViT-L/14 encoder (768-d embedding, 1024-d tokens), Stable
                 Diffusion 2.1-base UNet and VAE (32x32x4 latents), 20 DDPM steps, guidance 2.0.
@@ -128,6 +131,27 @@ def _tiny() -> ModelSize:
     )
 
 
+def _small() -> ModelSize:
+    """`tiny` at 128x160 (H 160, W 128; PHOENIX's 0.81 aspect): the same UNet and conditioners
+    on 32x40 latents, so stage 2 costs about what `tiny` costs; the expense moves to the VAE,
+    factor 4 with 8 latent channels (more channels keep finger edges at almost no UNet cost:
+    only conv_in and conv_out widen) and no mid-block attention, so it is fully convolutional
+    and can be trained on crops; the pose stack (16, 32, 64) downsamples by 4 like the VAE."""
+    size = _tiny()
+    enc = size.stage1.encoder
+    size.name = "small"
+    size.image_size = (160, 128)
+    size.stage2.latent_size = (40, 32)
+    size.stage2.latent_channels = 8
+    size.stage2.src_latent_channels = 8
+    size.stage2.pose_embed_channels = (16, 32, 64)
+    size.vae = VAEConfig(image_size=(160, 128), block_out_channels=(32, 64, 128), latent_channels=8,
+                         mid_block_add_attention=False)
+    size.stage1.encoder = enc
+    size.description = "CPU size at PHOENIX's aspect: 128x160, factor-4 VAE (32x40x8 latents), tiny ViT, tiny UNet"
+    return size
+
+
 def _sd_size(name: str, image_size: tuple[int, int], token_dropout: float, description: str) -> ModelSize:
     """The paper's setting: SD 2.1-base UNet/VAE/scheduler, ControlNet pose stack (16, 32, 96,
     256) = factor 8, token projection 1024 -> 768 -> 1024 (FPDM's hidden 768; its dropout is
@@ -153,6 +177,7 @@ def _sd_size(name: str, image_size: tuple[int, int], token_dropout: float, descr
 
 _SIZES: dict[str, Callable[[], ModelSize]] = {
     "tiny": _tiny,
+    "small": _small,
     "phoenix": lambda: _sd_size(
         "phoenix", (256, 256), 0.5,
         "FPDM on PHOENIX-2014-T: 256x256, CLIP ViT-L/14, SD 2.1-base UNet + VAE, 20 DDPM steps, w=2",

@@ -36,6 +36,7 @@ from ..pose.io import atomic_write_bytes
 from . import motion
 from .body import body_geometry, compose_pose
 from .identity import Identity
+from .labels import handshape_labels, letter_labels
 from .render import render_frame
 from .spelling import LANGUAGES as SPELLING_LANGUAGES
 from .spelling import SpelledClip, pick_letters, spell_onto
@@ -188,14 +189,17 @@ def _write_clip(root: Path, clip: Clip, identity: Identity, vocab: Vocabulary, s
     w, h = size
     gt_dir = root / GT_DIR / "phoenix" / clip.split
     gt_json = gt_dir / f"{clip.name}.json"
+    labels_json = gt_dir / f"{clip.name}.labels.json"
     frame_dir = root / PHOENIX_DIR / "features" / f"fullFrame-{w}x{h}px" / clip.split / clip.name
+    complete = False
     if gt_json.exists():
         try:
             n = json.loads(gt_json.read_text(encoding="utf-8"))["num_frames"]
-            if (frame_dir / f"images{n:04d}.png").exists() and (gt_dir / f"{clip.name}.npz").exists():
-                return False
+            complete = (frame_dir / f"images{n:04d}.png").exists() and (gt_dir / f"{clip.name}.npz").exists()
         except (ValueError, KeyError):
             pass  # a damaged marker: redo the clip
+    if complete and labels_json.exists():
+        return False
     if clip.motion == "fingerspelling":
         sentence: SpelledClip = spell_onto(identity, clip.glosses, str(clip.language), width=w, height=h,
                                            fps=FPS, lexicon=lexicon)
@@ -204,6 +208,14 @@ def _write_clip(root: Path, clip: Clip, identity: Identity, vocab: Vocabulary, s
         body = body_geometry(identity, "upper", w, h)
         sentence = vocab.sentence(clip.glosses, body)
         track = sentence.track(body, fps=FPS)
+    if clip.motion == "fingerspelling":
+        labels = {"kind": "letter", **letter_labels(sentence.segments, track.xy, track.conf)}
+    else:
+        labels = {"kind": "handshape", **handshape_labels(sentence.controls, sentence.segments)}
+    # labels are cheap and deterministic: a release made before they existed gets them on a rerun
+    _write_if_changed(labels_json, _json({"name": clip.name, **labels}))
+    if complete:
+        return False
     frame_dir.mkdir(parents=True, exist_ok=True)
     gt_dir.mkdir(parents=True, exist_ok=True)
     for t in range(track.num_frames):

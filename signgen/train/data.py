@@ -23,6 +23,7 @@ from ..data.prepared import Pair, PreparedDataset, read_image
 from ..errors import InputError
 from ..geometry import Fit
 from ..pose.draw import draw_pose
+from ..pose.parts import box_mask, part_boxes
 from ..pose.track import PoseTrack
 
 __all__ = ["PairDataset", "StepBatches", "derive_seed", "frame_key", "to_tensor"]
@@ -57,7 +58,7 @@ class PairDataset(Dataset):
 
     def __init__(self, prepared: PreparedDataset, split: str, image_size: tuple[int, int], *,
                  resize: str = "stretch", jitter_px: float = 0.0, load_images: bool = True,
-                 cache: Any = None, limit: int | None = None) -> None:
+                 cache: Any = None, limit: int | None = None, part_weight: float = 0.0) -> None:
         self.prepared = prepared
         self.split = split
         self.pairs: list[Pair] = list(prepared.pairs(split))
@@ -81,6 +82,7 @@ class PairDataset(Dataset):
         self.jitter_px = float(jitter_px)
         self.load_images = load_images
         self.cache = cache
+        self.part_weight = float(part_weight)
         self._memo()
 
     def _memo(self) -> None:
@@ -136,6 +138,18 @@ class PairDataset(Dataset):
             one = one.flipped()
         return one.xy[0], one.conf[0]
 
+    def part_boxes(self, clip: str, frame: int, flip: bool) -> dict:
+        """Hand and face boxes of a frame in model pixels (see `signgen.pose.parts`)."""
+        xy, conf = self.pose_points(clip, frame, flip)
+        H, W = self.size
+        return part_boxes(xy, conf, W, H)
+
+    def weight_map(self, clip: str, frame: int, flip: bool) -> torch.Tensor:
+        """float [1, H, W]: 1 everywhere, 1 + part_weight on the hand and face boxes."""
+        H, W = self.size
+        mask = box_mask(self.part_boxes(clip, frame, flip).values(), W, H)
+        return torch.from_numpy(1.0 + self.part_weight * mask.astype(np.float32))[None]
+
     def pose_image(self, clip: str, frame: int, flip: bool, jitter_seed: int = -1) -> np.ndarray:
         xy, conf = self.pose_points(clip, frame, flip)
         if jitter_seed >= 0 and self.jitter_px > 0:
@@ -162,6 +176,9 @@ class PairDataset(Dataset):
             out["pose_clean"] = out["pose"] if jseed < 0 or self.jitter_px <= 0 else \
                 to_tensor(self.pose_image(tc, tf, flip))
             out["src_pose"] = to_tensor(self.pose_image(sc, sf, flip))
+        if self.part_weight > 0:
+            out["src_weight"] = self.weight_map(sc, sf, flip)
+            out["tgt_weight"] = self.weight_map(tc, tf, flip)
         return out
 
 

@@ -3,7 +3,8 @@
 The whole UNet and its three conditioners train; the VAE and stage 1 (encoder + fusion) are
 frozen. Per step: target latents, noise with offset (`train.noise_offset`, FPDM 0.1), uniform
 timesteps, each condition dropped with p = 0.2 (Stage2Config), MSE against the scheduler's
-prediction type (epsilon, v or sample). Flips (left/right keypoints swapped) and keypoint
+prediction type (epsilon, v or sample), weighted on the target's hand and face boxes when
+`train.part_weight` is set (the `small` size: 4x). Flips (left/right keypoints swapped) and keypoint
 jitter come from the dataset. With `train.cache` the frozen features come from a disk cache
 (`cache.FeatureCache`) instead of being recomputed every step.
 
@@ -79,8 +80,13 @@ class DiffusionObjective(nn.Module):
             target = self.scheduler.get_velocity(latents, noise, t)
         drop = self.stage2.sample_drop_mask(b, dev, generator)
         pred = self.stage2(noisy, t, fusion, tokens, batch["pose"], drop_mask=drop, src_latents=src_latents)
-        loss = F.mse_loss(pred.float(), target.float())
-        return loss, {"loss": float(loss.detach())}
+        err = (pred.float() - target.float()).square()
+        if "tgt_weight" in batch:  # `train.part_weight`: the target's hand and face boxes count more
+            w = F.interpolate(batch["tgt_weight"].float(), size=err.shape[-2:], mode="area")
+            loss = (err * (w / w.mean(dim=(1, 2, 3), keepdim=True))).mean()
+        else:
+            loss = err.mean()
+        return loss, {"loss": float(loss.detach()), "mse": float(err.detach().mean())}
 
 
 @torch.no_grad()
@@ -107,7 +113,7 @@ def preview(stage2: nn.Module, vae: nn.Module, scheduler_config: dict, fusion: t
 
 class DiffusionTask(Task):
     stage = "diffusion"
-    log_columns = ("loss", "val_loss")
+    log_columns = ("loss", "mse", "val_loss")
     use_ema = True
 
     def setup(self, accelerator) -> None:
@@ -147,7 +153,8 @@ class DiffusionTask(Task):
         if cfg.train.cache:
             cache = self._build_cache(accelerator, stage1, vae)
         self.dataset = PairDataset(self.prepared, cfg.data.split, size.image_size, resize=cfg.data.resize,
-                                   jitter_px=cfg.data.jitter_px, load_images=cache is None, cache=cache)
+                                   jitter_px=cfg.data.jitter_px, load_images=cache is None, cache=cache,
+                                   part_weight=cfg.train.part_weight)
         self.val = self.val_dataset() or PairDataset(self.prepared, cfg.data.split, size.image_size,
                                                      resize=cfg.data.resize, limit=cfg.data.val_pairs)
 

@@ -75,6 +75,9 @@ class Task:
         except InputError:
             return None
 
+    def at_step(self, objective: nn.Module, step: int) -> None:
+        """Called before each micro-batch with its optimiser step (for terms that start late)."""
+
     def evaluate(self, objective: nn.Module, step: int, ema: EMA | None) -> dict[str, float]:
         """Held-out metrics and sample grids (main process only); returns log columns."""
         return {}
@@ -196,6 +199,7 @@ def run_task(task: Task, *, resume: bool = False, progress: bool = True) -> dict
             gen.manual_seed(derive_seed(cfg.train.seed, 11, acc.process_index, micro))
             for g, base in zip(optimizer.param_groups, base_lrs):
                 g["lr"] = lr_at(step, st, base)
+            task.at_step(acc.unwrap_model(model), step)
             with acc.accumulate(model):
                 loss, metrics = model(_to_device(batch, acc.device), gen)
                 if not torch.isfinite(loss):

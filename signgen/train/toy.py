@@ -39,6 +39,12 @@ def _track(num_frames: int, size: int, phase: float) -> PoseTrack:
             if name in names:
                 xy[t, names[name]] = (x * s, y * s)
                 conf[t, names[name]] = 1.0
+        for start, wrist in ((C.RIGHT_HAND_START, "right_wrist"), (C.LEFT_HAND_START, "left_wrist")):
+            wx, wy = pts[wrist]
+            ang = np.linspace(0, 2 * np.pi, len(C.HAND), endpoint=False)
+            r = np.where(np.arange(len(C.HAND)) == 0, 0.0, 3.0)
+            xy[t, start:start + len(C.HAND)] = np.stack([wx + r * np.cos(ang), wy - 2 + r * np.sin(ang)], 1) * s
+            conf[t, start:start + len(C.HAND)] = 1.0
     return PoseTrack(xy=xy, conf=conf, fps=25, width=size, height=size)
 
 

@@ -1,0 +1,84 @@
+"""The legibility score: a hand classifier trained on ground-truth crops of the synthetic world,
+saved as safetensors, and applied by `signgen eval --legibility` to the hands of predicted frames."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from signgen.errors import InputError
+from signgen.eval.legibility import (CROP, hand_crop, legibility, load_classifier, release_crops,
+                                     save_classifier, train_classifier)
+from signgen.eval.report import write_poses
+from signgen.synth import write_synthetic_release
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("legible")
+    write_synthetic_release(root, num_signers=3, sentences_per_signer=1, seed=4, max_glosses=2, fashion_poses=2,
+                            fingerspelling_per_signer=1, progress=False, phoenix_size=(64, 80))
+    return root
+
+
+def test_crops_labels_and_a_classifier_that_learns_them(release, tmp_path):
+    train = release_crops(release, "train")
+    assert train.crops.shape[1:] == (CROP, CROP, 3) and train.crops.dtype == np.uint8
+    kinds = {w[3] for w in train.where}
+    assert kinds == {"handshape", "letter"}
+    assert all(":" in lab for lab, w in zip(train.labels, train.where) if w[3] == "letter")
+    model = train_classifier(train, steps=60, batch=64, progress=False)
+    fitted = legibility(model, train)
+    assert fitted["legibility_crops"] == len(train)
+    chance = max(train.labels.count(c) for c in set(train.labels)) / len(train)
+    assert fitted["legibility"] > chance  # it learned something beyond the majority class
+    save_classifier(model, tmp_path / "clf", {"note": "test"})
+    again = load_classifier(tmp_path / "clf")
+    assert again.classes == model.classes
+    assert again.predict(train.crops[:20]) == model.predict(train.crops[:20])
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "classifier.json").write_text('{"classes": [], "width": 32}')
+    with pytest.raises(InputError, match="not a legibility classifier"):
+        load_classifier(tmp_path / "bad")
+
+
+def test_left_hands_are_mirrored():
+    frame = np.zeros((80, 64, 3), np.uint8)
+    frame[:, :32] = 255
+    xy = np.zeros((128, 2), np.float32)
+    conf = np.zeros(128, np.float32)
+    for start in (18, 39):
+        xy[start:start + 21] = np.stack([np.linspace(24, 40, 21), np.full(21, 40)], 1)
+        conf[start:start + 21] = 1
+    left, right = hand_crop(frame, xy, conf, "left_hand"), hand_crop(frame, xy, conf, "right_hand")
+    assert (left == right[:, ::-1]).all() and not (left == right).all()
+
+
+def test_eval_back_recognises_the_hands_of_predicted_frames(release, tmp_path, cli):
+    train = release_crops(release, "train")
+    save_classifier(train_classifier(train, steps=30, batch=64, progress=False), tmp_path / "clf")
+    gt_dir = release / "groundtruth" / "phoenix" / "test"
+    clip = sorted(gt_dir.glob("*.labels.json"))[0].name[: -len(".labels.json")]
+    with np.load(gt_dir / f"{clip}.npz") as z:
+        xy, conf = z["xy"], z["conf"]
+    frames_dir = next((release / "PHOENIX-2014-T" / "features").glob("fullFrame-*px")) / "test" / clip
+    for name, frames in (("gt", [iio.imread(p) for p in sorted(frames_dir.glob("*.png"))]),):
+        folder = tmp_path / name / clip
+        folder.mkdir(parents=True)
+        for t, f in enumerate(frames):
+            iio.imwrite(folder / f"{t:05d}.png", f)
+        write_poses(folder / "poses.npz", xy, conf, xy[0], conf[0])
+    out = tmp_path / "s.json"
+    code, _, err = cli("eval", tmp_path / "gt", tmp_path / "gt", "--json", out,
+                       "--legibility", tmp_path / "clf", "--labels", release / "groundtruth" / "phoenix")
+    assert code == 0, err
+    rep = json.loads(out.read_text())
+    c = rep["clips"][clip]
+    assert c["legibility_crops"] > 0 and 0.0 <= c["legibility"] <= 1.0
+    assert rep["overall"]["legibility"] == pytest.approx(c["legibility"])
+    code, _, err = cli("eval", tmp_path / "gt", tmp_path / "gt", "--legibility", tmp_path / "clf")
+    assert code == 2 and "--labels" in err and "Traceback" not in err
