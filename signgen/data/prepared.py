@@ -201,13 +201,10 @@ class PreparedDataset:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """An RGB uint8 image, or an InputError naming the file."""
-    from PIL import Image, UnidentifiedImageError
+    """An RGB uint8 image, or an InputError naming the file (limits as `pose.extract.open_image`)."""
+    from ..pose.extract import open_image
 
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as e:
-        raise InputError(f"not a readable image ({type(e).__name__})", path) from None
+    with open_image(path) as im:
+        return np.asarray(im.convert("RGB"))
 
 
