@@ -221,6 +221,20 @@ def _npz_segments(arr: np.ndarray, num_frames: int, path: Path) -> list:
     return check_segments(value, num_frames, path, prefix="key 'segments', ")
 
 
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    """`np.savez_compressed` of `arrays`, byte for byte the same for the same arrays: the zip
+    entries carry a fixed date (numpy stamps them with the current time), so a rerun of a job
+    rewrites identical files."""
+    buf = _io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+    return buf.getvalue()
+
+
 def _npy_bytes(save, *args, **kw) -> bytes:
     buf = _io.BytesIO()
     save(buf, *args, **kw)
@@ -245,4 +259,4 @@ def write_npz(track: PoseTrack, path: str | Path) -> None:
     segments = segments_to_store(track, Path(path))
     if segments is not None:
         arrays["segments"] = np.str_(json.dumps(segments, ensure_ascii=False))
-    atomic_write_bytes(path, _npy_bytes(np.savez_compressed, **arrays))
+    atomic_write_bytes(path, npz_bytes(**arrays))

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ...errors import InputError
-from ...limits import LIMITS, check_limit, limit, limit_error
+from ...limits import LIMITS, limit, limit_error
 
 MAX_FILE_BYTES = LIMITS["max_file_bytes"].default
 """The default file-size cap (SIGNGEN_MAX_FILE_BYTES overrides it)."""
