@@ -6,7 +6,7 @@ architecture) so callers hand it plain [0, 1] RGB tensors.
 
 Weights: named architectures are built by `open_clip.create_model` with random init; a local
 `pretrained` file is then loaded into the visual tower. Only `.safetensors` files are read:
-signgen never unpickles a file (not even with `torch.load(weights_only=True)`); pickle-format
+signgen never unpickles a file (not even with torch's weights-only loader); pickle-format
 checkpoints are refused with the one-line conversion. Nothing is ever downloaded.
 """
 
