@@ -9,9 +9,7 @@ import io as _io
 import json
 import math
 import os
-import struct
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +22,10 @@ from .files import atomic_write_bytes, existing, open_checked, parse_json
 from .segments import check_segments, segments_to_store
 
 _PICKLE_REFUSED = "holds pickled Python objects; refusing to load it (only plain arrays)"
-# What a corrupt .npy/.npz raises inside numpy and zipfile: all mean "not a readable file".
-_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, KeyError, NotImplementedError,
-            RuntimeError, struct.error, OverflowError)
+# What a corrupt .npy/.npz raises inside numpy and zipfile (BadZipFile, zlib.error, EOFError,
+# ValueError, tokenize.TokenError from a mangled header, ...): all mean "not a readable file",
+# so every reading step of an untrusted array file maps any Exception to an InputError.
+_CORRUPT = Exception
 
 
 def _npy_header(f, path: Path, name: str | None = None) -> tuple[tuple[int, ...], np.dtype]:
