@@ -15,9 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 KILLS: dict[str, int] = {}
@@ -69,31 +67,8 @@ def no_temps(root: Path) -> list[str]:
 
 # ---- export ------------------------------------------------------------------------------
 
-@pytest.fixture
-def prepared(tmp_path, real_pose_file) -> Path:
-    from signgen.data.prepared import Clip, Pair, PreparedDataset
-    from signgen.pose.io import read_track
-
-    root, images = tmp_path / "prepared", tmp_path / "frames"
-    ds = PreparedDataset.create(root, name="tiny", fps=25, width=40, height=32, image_root=images)
-    real = read_track(real_pose_file).canonical()
-    rng = np.random.default_rng(0)
-    pairs = []
-    for cid, n in {"c1": 3, "c2": 4, "c3": 3}.items():
-        (images / cid).mkdir(parents=True)
-        for t in range(n):
-            Image.fromarray((rng.random((32, 40, 3)) * 255).astype(np.uint8)).save(images / cid / f"images{t:04d}.png")
-        xy = real.xy[:n] * np.array([40 / real.width, 32 / real.height], np.float32)
-        ds.add_clip(Clip(id=cid, split="test", num_frames=n, frames=cid),
-                    real.slice(0, n).copy(xy=xy, width=40, height=32, fps=25.0))
-        pairs += [Pair((cid, 0), (cid, t)) for t in range(n)]
-    ds.save()
-    ds.write_pairs("test", pairs)
-    return root
-
-
-def test_killed_export_resumes_to_the_same_bytes(prepared, bundle, tmp_path, cli):
-    args = ["export", prepared, "--split", "test", "--model", bundle, "-q", "--steps", "2"]
+def test_killed_export_resumes_to_the_same_bytes(tiny_prepared, bundle, tmp_path, cli):
+    args = ["export", tiny_prepared, "--split", "test", "--model", bundle, "-q", "--steps", "2"]
     straight = tmp_path / "straight"
     assert cli(*args, "-o", straight)[0] == 0
     out = tmp_path / "killed"
