@@ -156,7 +156,7 @@ def prepare_one(job: ClipJob) -> tuple[np.ndarray, np.ndarray] | str:
 
 def _dataset_size(root: Path, rows: list[CorpusRow]) -> tuple[int, int]:
     """Frame size of the release: the first readable frame's."""
-    from PIL import Image
+    from signgen.pose.extract import open_image
 
     for row in rows:
         folder = root / row.split / row.name
@@ -165,9 +165,9 @@ def _dataset_size(root: Path, rows: list[CorpusRow]) -> tuple[int, int]:
         for f in sorted(folder.iterdir()):
             if f.suffix.lower() in IMAGE_EXTENSIONS:
                 try:
-                    with Image.open(f) as im:
+                    with open_image(f) as im:
                         return im.size
-                except OSError:
+                except InputError:
                     continue
     raise InputError("no readable frame in any clip folder", root)
 

@@ -90,6 +90,8 @@ def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, *, q
         raise InputError(f"unsupported video format {ext or '(none)'!r}; supported: {', '.join(FORMATS)}", path)
     if not path.parent.is_dir():
         raise InputError(f"output folder {str(path.parent)!r} does not exist", path)
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise InputError(f"output folder {str(path.parent)!r} is not writable (permission denied or read-only)", path)
     if not (math.isfinite(fps) and fps > 0):
         raise InputError(f"fps must be a finite number > 0, got {fps}", path)
     args = _ffmpeg_args(ext, quality)
@@ -128,17 +130,25 @@ def write_video(frames: Iterable[np.ndarray], path: str | Path, fps: float, *, q
         writer.close()  # waits for ffmpeg to finish the file
         writer = None
         if not tmp.is_file() or tmp.stat().st_size == 0:
-            raise RuntimeError(f"{path}: ffmpeg did not write the video (see its messages above)")
+            raise InputError("ffmpeg did not write the video (a full disk? see its messages above)", path)
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as e:  # ffmpeg gone (a full disk, a quota) or a failed rename
+        _abort(writer)
+        tmp.unlink(missing_ok=True)
+        raise InputError(f"cannot write the video ({type(e).__name__}: {' '.join(str(e).split())[:200]})", path) from None
     except BaseException:
-        if writer is not None:
-            try:
-                writer.throw(_Abort())  # kills ffmpeg rather than letting it finish the file
-            except (_Abort, Exception):
-                pass
+        _abort(writer)
         tmp.unlink(missing_ok=True)
         raise
     return count
+
+
+def _abort(writer) -> None:
+    if writer is not None:
+        try:
+            writer.throw(_Abort())  # kills ffmpeg rather than letting it finish the file
+        except (_Abort, Exception):
+            pass
 
 
 def _check_readable(path: str | Path) -> Path:

@@ -223,8 +223,9 @@ def test_json_other_shapes_are_refused(tmp_path):
 
 def test_json_size_limit(tmp_path, monkeypatch):
     path = write_doc(tmp_path / "big.json", track_doc(T=3))
-    monkeypatch.setattr(io.files, "MAX_FILE_BYTES", 1024)
-    assert "JSON files above 0 MB are refused" in error_of(io.read_track, path)
+    monkeypatch.setenv("SIGNGEN_MAX_FILE_BYTES", "1024")
+    msg = error_of(io.read_track, path)
+    assert "exceed the limit of 1024 (SIGNGEN_MAX_FILE_BYTES; set SIGNGEN_MAX_FILE_BYTES=... to raise it)" in msg
 
 
 # ------------------------------------------------------------------ signgen JSON: gloss form

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from signgen.data.prepared import Clip, Pair, PreparedDataset
 from signgen.pose.io import read_track
 from signgen.rendering import export as ex
 
@@ -17,24 +16,8 @@ CLIPS = {"c1": 3, "c2": 4, "c3": 3}
 
 
 @pytest.fixture
-def prepared(tmp_path, real_pose_file) -> Path:
-    """Three tiny clips (40x32 frames, real keypoints scaled to them) with the test protocol."""
-    root, images = tmp_path / "prepared", tmp_path / "frames"
-    ds = PreparedDataset.create(root, name="tiny", fps=25, width=40, height=32, image_root=images)
-    real = read_track(real_pose_file).canonical()
-    rng = np.random.default_rng(0)
-    pairs = []
-    for cid, n in CLIPS.items():
-        (images / cid).mkdir(parents=True)
-        for t in range(n):
-            Image.fromarray((rng.random((32, 40, 3)) * 255).astype(np.uint8)).save(images / cid / f"images{t:04d}.png")
-        xy = real.xy[:n] * np.array([40 / real.width, 32 / real.height], np.float32)
-        track = real.slice(0, n).copy(xy=xy, width=40, height=32, fps=25.0)
-        ds.add_clip(Clip(id=cid, split="test", num_frames=n, frames=cid), track)
-        pairs += [Pair((cid, 0), (cid, t)) for t in range(n)]
-    ds.save()
-    ds.write_pairs("test", pairs)
-    return root
+def prepared(tiny_prepared) -> Path:
+    return tiny_prepared
 
 
 def test_shards_partition_deterministically(monkeypatch):

@@ -109,17 +109,16 @@ def test_local_safetensors_weights_give_identical_outputs(tmp_path, prefixed: bo
         assert torch.equal(enc2.embed(x), enc.embed(x))
 
 
-def test_tensor_pickle_loaded_with_weights_only(tmp_path) -> None:
+def test_pickle_checkpoints_are_refused_never_unpickled(tmp_path, monkeypatch) -> None:
     ref = _reference_clip(seed=3)
-    good = tmp_path / "weights.pt"
-    torch.save({"state_dict": ref.state_dict()}, good)
-    enc = ImageEncoder(EncoderConfig(arch="tiny", pretrained=str(good)))
-    assert torch.equal(enc.visual.proj, ref.visual.proj)
-
-    bad = tmp_path / "evil.bin"
-    torch.save({"visual.proj": ref.visual.proj.detach(), "x": Evil()}, bad)
-    with pytest.raises(InputError, match=r"evil\.bin: refusing to load.*weights_only=True"):
-        ImageEncoder(EncoderConfig(arch="tiny", pretrained=str(bad)))
+    calls = []
+    monkeypatch.setattr(torch, "load", lambda *a, **k: calls.append(a))
+    for name, obj in (("weights.pt", {"state_dict": ref.state_dict()}), ("evil.bin", {"x": Evil()})):
+        path = tmp_path / name
+        path.write_bytes(b"a pickle")  # never opened: refused by its type
+        with pytest.raises(InputError, match=rf"{name}: refusing to load a pickle-format checkpoint.*safetensors"):
+            ImageEncoder(EncoderConfig(arch="tiny", pretrained=str(path)))
+    assert calls == []
 
 
 def test_bad_pretrained_paths(tmp_path) -> None:

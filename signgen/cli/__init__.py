@@ -1,13 +1,16 @@
 """The `signgen` command line: thin wrappers that parse, call a library function, print.
 
 Every subcommand group lives in its own module here. Errors the user can fix
-(`InputError`, a missing file) print one line on stderr and exit with code 2.
+(`InputError`, and any OSError: a missing file, permissions, a full disk, a broken link) print
+one line on stderr and exit with code 2. Anything else is a bug: one line on stderr saying
+where the full traceback was saved (`crash_log`), exit code 1; never a raw traceback.
 """
 
 from __future__ import annotations
 
 import sys
 import warnings
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -61,6 +64,35 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     err_console.print(f"warning: {escape(str(message))}")
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def crash_log(error: BaseException) -> Path:
+    """Write the traceback of an unexpected error to a log file; returns its path.
+
+    The folder is SIGNGEN_LOG_DIR, else ~/.cache/signgen/logs, else the temp folder."""
+    import os
+    import tempfile
+    import time
+    import traceback
+
+    text = "".join(traceback.format_exception(error))
+    header = f"signgen {__version__}, argv {sys.argv!r}, {time.strftime('%Y-%m-%d %H:%M:%S')}\n"
+    name = f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+    candidates = [os.environ.get("SIGNGEN_LOG_DIR"), Path.home() / ".cache" / "signgen" / "logs",
+                  Path(tempfile.gettempdir()) / "signgen-logs"]
+    for folder in (Path(c) for c in candidates if c):
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / name
+            path.write_text(header + text, encoding="utf-8")
+            return path
+        except OSError:
+            continue
+    return Path("(no writable log folder)")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app, turn user errors into one line and exit code 2."""
     args = sys.argv[1:] if argv is None else list(argv)
@@ -84,11 +116,22 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print("interrupted")
         code = 130
     except InputError as e:
-        err_console.print(f"[bold red]error:[/] {escape(str(e))}")  # messages hold [x, y] etc.
+        err_console.print(f"[bold red]error:[/] {escape(_one_line(str(e)))}")  # messages hold [x, y] etc.
         code = 2
-    except FileNotFoundError as e:
-        err_console.print(f"[bold red]error:[/] {escape(str(e.filename))}: no such file")
+    except OSError as e:  # a file the user named: missing, unreadable, a full disk, ...
+        from ..pose.io.files import os_problem
+
+        where = f"{e.filename}: " if e.filename else ""
+        err_console.print(f"[bold red]error:[/] {escape(_one_line(where + os_problem(e)))}")
         code = 2
+    except MemoryError:
+        err_console.print("[bold red]error:[/] out of memory (an input too large for this machine?)")
+        code = 2
+    except Exception as e:  # a bug: one line here, the traceback in a log file
+        log = crash_log(e)
+        err_console.print(f"[bold red]internal error:[/] {escape(_one_line(f'{type(e).__name__}: {e}'))[:300]} "
+                          f"(full traceback in {escape(str(log))}; please report it)")
+        code = 1
     finally:
         warnings.showwarning = previous  # in-process callers get theirs back
     if argv is None:

@@ -132,6 +132,8 @@ def preview(
     from ..pose.draw import draw_track
 
     track = _resample(pose_io.read_track(src), fps)
+    if not (track.conf > 0).any():
+        raise InputError("no keypoint is visible in any frame; the preview would be blank", src)
     if (width is None) != (height is None):  # one side given: keep the track's aspect ratio
         width = width or max(1, round(track.width * height / track.height))
         height = height or max(1, round(track.height * width / track.width))

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..pose.io import atomic_write_bytes
+from ..pose.io.files import remove_temp_files
 from ..pose.track import PoseTrack
 
 FORMAT = "signgen-prepared"
@@ -92,6 +93,8 @@ class PreparedDataset:
         """A new (or resumed) prepared folder; an existing meta.json is loaded so reruns skip work."""
         root = Path(root)
         root.mkdir(parents=True, exist_ok=True)
+        for folder in (root, root / "poses", root / "pairs"):
+            remove_temp_files(folder)  # what a killed run of this preparation left half-written
         if (root / "meta.json").exists():
             return cls.open(root)
         meta = {
@@ -114,12 +117,10 @@ class PreparedDataset:
             raise InputError(f"clip {clip.id}: {track.num_frames} pose frames for {clip.num_frames} images")
         path = self.pose_path(clip.id)
         path.parent.mkdir(parents=True, exist_ok=True)
-        import io
+        from ..pose.io.arrays import npz_bytes
 
-        buf = io.BytesIO()
-        np.savez_compressed(buf, xy=track.xy, conf=track.conf, fps=np.float32(track.fps),
-                            width=np.int32(track.width), height=np.int32(track.height))
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_bytes(path, npz_bytes(xy=track.xy, conf=track.conf, fps=np.float32(track.fps),
+                                           width=np.int32(track.width), height=np.int32(track.height)))
         self.clips[clip.id] = clip
         self._unsaved += 1
         if self._unsaved >= self.save_every:
@@ -201,13 +202,10 @@ class PreparedDataset:
 
 
 def read_image(path: str | Path) -> np.ndarray:
-    """An RGB uint8 image, or an InputError naming the file."""
-    from PIL import Image, UnidentifiedImageError
+    """An RGB uint8 image, or an InputError naming the file (limits as `pose.extract.open_image`)."""
+    from ..pose.extract import open_image
 
-    try:
-        with Image.open(path) as im:
-            return np.asarray(im.convert("RGB"))
-    except (OSError, UnidentifiedImageError) as e:
-        raise InputError(f"not a readable image ({type(e).__name__})", path) from None
+    with open_image(path) as im:
+        return np.asarray(im.convert("RGB"))
 
 

@@ -26,7 +26,6 @@ ones are per clip, averaged over clips.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 from dataclasses import dataclass
@@ -115,10 +114,11 @@ def find_clips(root: str | Path) -> dict[str, ClipFrames]:
 def write_poses(path: str | Path, xy: np.ndarray, conf: np.ndarray, source_xy: np.ndarray,
                 source_conf: np.ndarray) -> None:
     """Write a clip's `poses.npz` (atomically): target poses [T, 128, 2] / [T, 128] and the source pose."""
-    buf = io.BytesIO()
-    np.savez_compressed(buf, xy=np.asarray(xy, np.float32), conf=np.asarray(conf, np.float32),
-                        source_xy=np.asarray(source_xy, np.float32), source_conf=np.asarray(source_conf, np.float32))
-    atomic_write_bytes(path, buf.getvalue())
+    from ..pose.io.arrays import npz_bytes
+
+    atomic_write_bytes(path, npz_bytes(xy=np.asarray(xy, np.float32), conf=np.asarray(conf, np.float32),
+                                       source_xy=np.asarray(source_xy, np.float32),
+                                       source_conf=np.asarray(source_conf, np.float32)))
 
 
 def _poses_path(clip: ClipFrames) -> Path:

@@ -20,8 +20,8 @@ class EncoderConfig:
 
     `arch` is an open_clip model name ("ViT-L-14", ...) or "tiny" (our CPU ViT).
     `embed_dim` and `token_dim` are derived from the architecture by the builder (0 means
-    "not filled in yet"). `pretrained` is a local file (.safetensors, or a .pt/.pth/.bin read
-    with `torch.load(weights_only=True)`) or a folder holding exactly one; never a hub name.
+    "not filled in yet"). `pretrained` is a local .safetensors file or a folder holding exactly
+    one; never a hub name, never a pickle (and never set in a bundle, which is self-contained).
     A built encoder's `.config` has `pretrained=None`: the loaded weights are in its state dict,
     so `from_config` + `load_state_dict` rebuilds it without the original file.
     """

@@ -10,8 +10,13 @@ Layout (format version 1)::
     stage2/     config.json + model.safetensors    safetensors metadata, k-diffusion style)
 
 `stage2/` holds the conditioners (class MLP, token projection, pose stack); the UNet they
-feed is `unet/`. Loading never unpickles: diffusers components with `use_safetensors=True`,
-ours with `safetensors.torch`. A bundle containing any pickle-format file is refused outright.
+feed is `unet/`. Loading never unpickles (no `torch.load` anywhere): diffusers components with
+`use_safetensors=True`, ours with `safetensors.torch`. A bundle containing any pickle-format
+file is refused outright. A bundle is self-contained: a symbolic link leading out of its folder,
+a special file, or a config naming a file (stage 1's encoder `pretrained`) is refused; every
+JSON file is read with the size and depth limits and checked against `bundle_schema` BEFORE any
+model is built, and the parameter count of each component is checked on the meta device
+(max_model_params, `signgen.limits`) before it is built for real.
 Saving writes a temporary folder beside the target and renames it into place, so a bundle
 on disk is always complete.
 """
@@ -22,6 +27,7 @@ import dataclasses
 import json
 import os
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +38,11 @@ from safetensors.torch import load_file, save_file
 
 from .. import __version__
 from ..errors import InputError
+from ..limits import check_limit
+from ..pose.io.files import load_json
 from . import Stage1Config
+from .bundle_schema import (UNET_SPEC, VAE_SPEC, check_diffusers_config, check_scheduler_config,
+                            check_stage1_config, check_stage2_config)
 from .stage2 import Stage2, Stage2Config
 from .vae import Vae, _config_from_model
 
@@ -72,19 +82,22 @@ class BundleMeta:
         if not isinstance(data, dict):
             raise InputError("bundle meta must be a JSON object", where)
         known = {f.name for f in dataclasses.fields(cls)}
+        if not isinstance(data.get("extra") or {}, dict):
+            raise InputError("meta extra must be a JSON object", where)
         extra = dict(data.get("extra") or {})
         extra.update({k: v for k, v in data.items() if k not in known})
         kwargs = {k: v for k, v in data.items() if k in known and k != "extra"}
         meta = cls(**kwargs, extra=extra)
         size = meta.image_size
         if not (isinstance(size, (list, tuple)) and len(size) == 2
-                and all(isinstance(v, int) and v > 0 for v in size)):
-            raise InputError(f"meta image_size must be [height, width] positive integers, got {size!r}", where)
+                and all(isinstance(v, int) and not isinstance(v, bool) and 0 < v <= 16384 for v in size)):
+            raise InputError(f"meta image_size must be [height, width] integers in 1..16384, got {size!r:.60}", where)
         meta.image_size = tuple(size)
-        if not (isinstance(meta.steps, int) and meta.steps > 0):
-            raise InputError(f"meta steps must be a positive integer, got {meta.steps!r}", where)
-        if not (isinstance(meta.guidance, (int, float)) and meta.guidance >= 0):
-            raise InputError(f"meta guidance must be a number >= 0, got {meta.guidance!r}", where)
+        if not (isinstance(meta.steps, int) and not isinstance(meta.steps, bool) and 0 < meta.steps <= 10_000):
+            raise InputError(f"meta steps must be an integer in 1..10000, got {meta.steps!r:.60}", where)
+        if not (isinstance(meta.guidance, (int, float)) and not isinstance(meta.guidance, bool)
+                and 0 <= meta.guidance <= 100):
+            raise InputError(f"meta guidance must be a number in [0, 100], got {meta.guidance!r:.60}", where)
         meta.guidance = float(meta.guidance)
         if not isinstance(meta.size, str) or not isinstance(meta.sampler, str):
             raise InputError("meta size and sampler must be strings", where)
@@ -131,13 +144,9 @@ def _dataclass_from_dict(cls: type, data: dict, where: Path) -> Any:
         raise InputError(f"invalid config ({e})", where) from None
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise InputError(f"invalid JSON ({e.msg} at line {e.lineno}, column {e.colno})", path) from None
-    except OSError as e:
-        raise InputError(f"cannot read ({e.strerror})", path) from None
+def _read_json(path: Path, folder: Path | None = None) -> Any:
+    """A JSON file with the size and depth limits, UTF-8, a regular file (inside `folder` when given)."""
+    return load_json(path, inside=folder)
 
 
 def safetensors_state(module: torch.nn.Module, skip_prefix: str | None = None) -> dict[str, torch.Tensor]:
@@ -165,7 +174,9 @@ def _write_module(folder: Path, module: torch.nn.Module, config: dict, component
               metadata={"format": "pt", "signgen_component": component, "config": text})
 
 
-def _read_state(path: Path) -> dict[str, torch.Tensor]:
+def _read_state(path: Path, folder: Path | None = None) -> dict[str, torch.Tensor]:
+    if folder is not None:
+        _check_inside(path, folder)
     try:
         return load_file(str(path), device="cpu")
     except Exception as e:  # SafetensorError, OSError on a corrupt or truncated file
@@ -186,6 +197,15 @@ def _load_into(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Pa
                          f"{len(result.unexpected_keys)} unexpected (e.g. {result.unexpected_keys[:2]})", path)
 
 
+def stage1_config_from(doc: Any, path: Path) -> Stage1Config:
+    """A `Stage1Config` from a checked stage1/config.json (bundle or `train fusion` output)."""
+    check_stage1_config(doc, path)
+    try:
+        return Stage1Config.from_dict(doc)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"invalid stage-1 config ({e})", path) from None
+
+
 def make_scheduler(config: dict) -> Any:
     """A diffusers noise scheduler from its config dict; the class must be a diffusers scheduler."""
     import diffusers
@@ -195,7 +215,51 @@ def make_scheduler(config: dict) -> Any:
     cls = getattr(diffusers, name, None) if isinstance(name, str) and name.endswith("Scheduler") else None
     if not (isinstance(cls, type) and issubclass(cls, SchedulerMixin)):
         raise InputError(f"unknown noise scheduler class {name!r}")
-    return cls.from_config(config)
+    try:
+        return cls.from_config(config)
+    except (TypeError, ValueError, KeyError, NotImplementedError) as e:
+        raise InputError(f"invalid {name} config ({type(e).__name__}: {str(e).splitlines()[0][:200]})") from None
+
+
+def _check_inside(path: Path, folder: Path) -> None:
+    """A file a bundle names: a regular file whose real path lies inside the bundle folder."""
+    from ..pose.io.files import open_checked
+
+    open_checked(path, inside=folder).close()
+
+
+def _walk_bundle(folder: Path) -> list[Path]:
+    """Every file of a bundle, refusing symbolic links out of it and special files (FIFOs,
+    devices) anywhere in it; symbolic links are not followed into other folders."""
+    root = os.path.realpath(folder)
+    files = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            try:
+                st = os.stat(p)
+            except OSError:
+                raise InputError("broken symbolic link (or an unreadable entry) in the bundle", p) from None
+            real = os.path.realpath(p)
+            if p.is_symlink() and not (real == root or real.startswith(root + os.sep)):
+                raise InputError("symbolic link leads out of the bundle folder; bundles must be self-contained", p)
+            if name in filenames:
+                if not stat.S_ISREG(st.st_mode):
+                    raise InputError("is not a regular file (a FIFO, a device or a socket in a bundle)", p)
+                files.append(p)
+    return files
+
+
+def _meta_params(build, what: str, path: Path) -> None:
+    """Build a component on the meta device (no memory) and check its parameter count."""
+    try:
+        with torch.device("meta"):
+            module = build()
+    except InputError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, AssertionError, RuntimeError, IndexError) as e:
+        raise InputError(f"invalid {what} config ({type(e).__name__}: {str(e).splitlines()[0][:200]})", path) from None
+    check_limit("max_model_params", sum(p.numel() for p in module.parameters()), path, f"{what} size")
 
 
 def _check_target(folder: Path) -> None:
@@ -293,15 +357,15 @@ def check_bundle(folder: str | Path) -> dict:
     manifest_path = folder / "bundle.json"
     if not manifest_path.is_file():
         raise InputError("not a signgen model bundle (no bundle.json)", folder)
-    manifest = _read_json(manifest_path)
+    manifest = _read_json(manifest_path, folder)
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise InputError(f"not a signgen model bundle (bundle.json format is not {BUNDLE_FORMAT!r})", folder)
     version = manifest.get("version")
-    if not isinstance(version, int) or not 1 <= version <= BUNDLE_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= BUNDLE_VERSION:
         raise InputError(f"unsupported bundle format version {version!r} (this signgen reads 1..{BUNDLE_VERSION})",
                          folder)
-    pickles = sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
-                     if p.is_file() and p.suffix.lower() in _PICKLE_SUFFIXES)
+    pickles = sorted(str(p.relative_to(folder)) for p in _walk_bundle(folder)
+                     if p.suffix.lower() in _PICKLE_SUFFIXES)
     if pickles:
         raise InputError(f"bundle contains pickle-based file(s) {', '.join(pickles)}; "
                          f"refusing to load (bundles hold safetensors only)", folder)
@@ -316,23 +380,39 @@ def load_bundle(folder: str | Path, device: torch.device | str = "cpu",
     """Load every component onto `device` in `dtype`, in eval mode. Never unpickles."""
     from diffusers import AutoencoderKL, UNet2DConditionModel
 
-    from .fusion import Stage1
+    from .fusion import FusionModule, Stage1
 
     folder = Path(folder)
     manifest = check_bundle(folder)
     device = torch.device(device)
     meta = BundleMeta.from_dict(manifest.get("meta") or {}, folder / "bundle.json")
 
+    # 1. every config read and checked against the schema, before anything is built
+    s1_path, s2_path = folder / "stage1" / "config.json", folder / "stage2" / "config.json"
+    unet_path, vae_path = folder / "unet" / "config.json", folder / "vae" / "config.json"
+    sched_path = folder / "scheduler" / "scheduler_config.json"
+    s1_config = stage1_config_from(_read_json(s1_path, folder), s1_path)
+    s2_config = _dataclass_from_dict(Stage2Config, check_stage2_config(_read_json(s2_path, folder), s2_path), s2_path)
+    unet_cfg = check_diffusers_config(_read_json(unet_path, folder), unet_path, "UNet2DConditionModel", UNET_SPEC)
+    vae_cfg = check_diffusers_config(_read_json(vae_path, folder), vae_path, "AutoencoderKL", VAE_SPEC)
+    sched_cfg = check_scheduler_config(_read_json(sched_path, folder), sched_path)
+    # 2. their sizes, counted on the meta device
+    # (the encoder is one of the allowed architectures; its fusion module is what a config sizes)
+    fusion_cfg = dataclasses.replace(s1_config.fusion, embed_dim=s1_config.fusion.embed_dim or 1024)
+    _meta_params(lambda: FusionModule(fusion_cfg), "stage-1 fusion", s1_path)
+    _meta_params(lambda: Stage2(s2_config), "stage-2", s2_path)
+    _meta_params(lambda: UNet2DConditionModel.from_config(unet_cfg), "UNet", unet_path)
+    _meta_params(lambda: AutoencoderKL.from_config(vae_cfg), "VAE", vae_path)
+    scheduler = make_scheduler(sched_cfg)
+    # 3. built and filled from files confined to the folder (checked just before each read)
     s1_dir = folder / "stage1"
-    try:
-        stage1 = Stage1.from_config(Stage1Config.from_dict(_read_json(s1_dir / "config.json")))
-    except (TypeError, ValueError) as e:
-        raise InputError(f"invalid stage-1 config ({e})", s1_dir / "config.json") from None
-    _load_into(stage1, _read_state(s1_dir / "model.safetensors"), s1_dir / "model.safetensors")
+    stage1 = Stage1.from_config(s1_config)
+    _load_into(stage1, _read_state(s1_dir / "model.safetensors", folder), s1_dir / "model.safetensors")
 
     s2_dir = folder / "stage2"
-    s2_config = _dataclass_from_dict(Stage2Config, _read_json(s2_dir / "config.json"), s2_dir / "config.json")
     try:
+        for part in ("unet", "vae"):
+            _check_inside(folder / part / _DIFFUSERS_WEIGHTS, folder)
         unet = UNet2DConditionModel.from_pretrained(folder / "unet", use_safetensors=True, torch_dtype=dtype)
         vae_model = AutoencoderKL.from_pretrained(folder / "vae", use_safetensors=True, torch_dtype=dtype)
     except (OSError, ValueError, RuntimeError) as e:
@@ -341,10 +421,9 @@ def load_bundle(folder: str | Path, device: torch.device | str = "cpu",
         stage2 = Stage2(s2_config, unet=unet)
     except ValueError as e:
         raise InputError(str(e), folder / "unet" / "config.json") from None
-    _load_into(stage2, _read_state(s2_dir / "model.safetensors"), s2_dir / "model.safetensors",
+    _load_into(stage2, _read_state(s2_dir / "model.safetensors", folder), s2_dir / "model.safetensors",
                ignore_prefix="unet.")
     vae = Vae(vae_model, _config_from_model(vae_model, meta.image_size))
-    scheduler = make_scheduler(_read_json(folder / "scheduler" / "scheduler_config.json"))
 
     for m in (stage1, stage2, vae):
         m.to(device=device, dtype=dtype).eval()

@@ -5,9 +5,9 @@ this module is shared by all three. It owns its input normalisation (open_clip's
 architecture) so callers hand it plain [0, 1] RGB tensors.
 
 Weights: named architectures are built by `open_clip.create_model` with random init; a local
-`pretrained` file is then loaded into the visual tower. `.safetensors` files are read with
-safetensors; `.pt`/`.pth`/`.bin` only with `torch.load(weights_only=True)` (plain tensors, never
-arbitrary pickled objects). Nothing is ever downloaded.
+`pretrained` file is then loaded into the visual tower. Only `.safetensors` files are read:
+signgen never unpickles a file (not even with torch's weights-only loader); pickle-format
+checkpoints are refused with the one-line conversion. Nothing is ever downloaded.
 """
 
 from __future__ import annotations
@@ -86,47 +86,31 @@ def _resolve_weights_path(pretrained: str) -> Path:
     if path.is_file():
         return path
     candidates = sorted(p for p in path.iterdir() if p.suffix in _SAFE_SUFFIXES)
-    if not candidates:
-        candidates = sorted(p for p in path.iterdir() if p.suffix in _TENSOR_PICKLE_SUFFIXES)
     if len(candidates) != 1:
         found = ", ".join(p.name for p in candidates) or "none"
-        raise InputError(f"expected exactly one .safetensors (or .pt/.pth/.bin) weights file, found {found}", path)
+        raise InputError(f"expected exactly one .safetensors weights file, found {found}", path)
     return candidates[0]
 
 
 def load_weights_file(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a state dict without running arbitrary pickled code.
+    """Read a state dict from a `.safetensors` file; pickle-format files are refused (never unpickled)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
 
-    .safetensors via safetensors; .pt/.pth/.bin via `torch.load(weights_only=True)`, which only
-    accepts tensors and plain containers (a checkpoint that needs more is refused).
-    """
     path = Path(path)
-    if path.suffix in _SAFE_SUFFIXES:
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path), device="cpu")
-        except (SafetensorError, OSError) as e:
-            raise InputError(f"not a readable safetensors file ({e})", path) from None
     if path.suffix in _TENSOR_PICKLE_SUFFIXES:
-        try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as e:  # UnpicklingError for disallowed objects, RuntimeError for corrupt files
-            raise InputError(
-                f"refusing to load: unreadable or not a plain tensor checkpoint under torch.load(weights_only=True) "
-                f"({type(e).__name__}); convert it to .safetensors",
-                path,
-            ) from None
-        if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-            obj = obj["state_dict"]
-        if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-            raise InputError("checkpoint is not a state dict of tensors", path)
-        return obj
-    raise InputError(
-        f"unsupported weights file type {path.suffix or '(none)'!r}: use .safetensors (or .pt/.pth/.bin tensors)",
-        path,
-    )
+        raise InputError(
+            f"refusing to load a pickle-format checkpoint ({path.suffix}): signgen reads .safetensors only; convert "
+            "it once where you trust it: python -c \"import sys, torch, safetensors.torch as st; "
+            "st.save_file(torch.load(sys.argv[1], weights_only=True), sys.argv[2])\" IN.pt OUT.safetensors",
+            path,
+        )
+    if path.suffix not in _SAFE_SUFFIXES:
+        raise InputError(f"unsupported weights file type {path.suffix or '(none)'!r}: use .safetensors", path)
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError) as e:
+        raise InputError(f"not a readable safetensors file ({e})", path) from None
 
 
 def _visual_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -126,21 +126,43 @@ def as_rgb(image: np.ndarray, path: str | Path | None = None) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+@contextmanager
+def open_image(path: str | Path) -> Iterator[Any]:
+    """A PIL image of an untrusted file, header read, nothing decoded yet: the file must be a
+    regular file, its size within the max_image_pixels limit (a decompression bomb is refused
+    before any pixel is allocated), and any failure to decode, now or while the caller reads
+    the pixels inside the block, is an InputError naming the file."""
+    from PIL import Image
+
+    from ..limits import check_limit, limit_error
+    from .io.files import open_checked
+
+    path = Path(path)
+    try:
+        with open_checked(path) as f, Image.open(f) as im:
+            w, h = im.size
+            check_limit("max_image_pixels", w * h, path, f"image of {w}x{h}")
+            yield im
+    except InputError:
+        raise
+    except Image.DecompressionBombError:
+        raise limit_error("max_image_pixels", None, path, "image (a decompression bomb)") from None
+    except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, struct.error, ... on broken files
+        raise InputError(f"not a readable image ({type(e).__name__}: {e})", path) from None
+
+
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as uint8 RGB, upright per its EXIF orientation (as viewers show it)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import ImageOps
 
     path = Path(path)
     _check_file(path)
-    try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            if im.mode.startswith("I;16") or im.mode == "I":  # 16-bit grey: scale, don't clip
-                array = np.asarray(im).astype(np.uint16)
-            else:
-                array = np.asarray(im.convert("RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise InputError(f"not a readable image ({type(e).__name__}: {e})", path) from None
+    with open_image(path) as im:
+        im = ImageOps.exif_transpose(im)
+        if im.mode.startswith("I;16") or im.mode == "I":  # 16-bit grey: scale, don't clip
+            array = np.asarray(im).astype(np.uint16)
+        else:
+            array = np.asarray(im.convert("RGB"))
     return as_rgb(array, path)
 
 

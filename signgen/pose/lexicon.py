@@ -7,22 +7,32 @@ files beside it, so lexicons from the spoken-to-signed ecosystem work as they ar
 gloss has several entries, the **lowest** `priority` wins (spoken-to-signed's rule: it sorts
 ascending and takes the first), ties going to an exact-case match, then to file order.
 Paths in an index never leave the lexicon folder: a row that tries is refused when the
-lexicon is opened, because a lexicon is data someone else may have written.
+lexicon is opened, because a lexicon is data someone else may have written. Each path is
+resolved once, then: the file it names is remembered by identity (device, inode), and a lookup
+opens exactly that file, without following a symbolic link, so a link swapped in later cannot
+read outside the folder. Numbers must be finite integers, fields stay under the
+max_csv_field limit (`signgen.limits`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import io
 import math
+import os
+import stat
 import unicodedata
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Iterable
 
 from ..errors import InputError
-from .io import atomic_write_bytes, read_pose
+from ..limits import limit, limit_error
+from .io import atomic_write_bytes
+from .io.files import decode_utf8, os_problem, read_checked
+from .io.posefile import pose_from_bytes
 from .track import PoseTrack
 
 COLUMNS = ("path", "spoken_language", "signed_language", "start", "end", "words", "glosses", "priority")
@@ -60,16 +70,26 @@ class LexiconEntry:
 
 
 def _check_inside(root: Path, rel: str, where: str, index: Path) -> Path:
-    """Resolve `rel` under `root`, refusing absolute paths, `..` and symlinks that escape."""
+    """Resolve `rel` under `root`, refusing absolute paths, `..`, NUL bytes, symlink loops and
+    symlinks that escape."""
     if not rel.strip():
         raise InputError(f"{where}: empty path", index)
+    if "\x00" in rel:
+        raise InputError(f"{where}: path {rel!r} contains a NUL byte", index)
     p = Path(rel)
     if p.is_absolute() or p.drive or rel.startswith(("/", "\\")):
         raise InputError(f"{where}: absolute path {rel!r} is not allowed; paths must stay inside the lexicon folder", index)
-    full = (root / p).resolve()
-    if not full.is_relative_to(root.resolve()):
+    try:
+        full = (root / p).resolve()
+        inside = full.is_relative_to(root.resolve())
+    except (OSError, RuntimeError, ValueError) as e:  # RuntimeError: a symlink loop (Python 3.11)
+        raise InputError(f"{where}: path {rel!r} cannot be resolved ({type(e).__name__}: {e})", index) from None
+    if not inside:
         raise InputError(f"{where}: path {rel!r} leaves the lexicon folder", index)
     return full
+
+
+MAX_MS = 2**31 - 1  # start/end in ms (24 days) and priorities: beyond it a number is garbage
 
 
 def _int_field(value: str | None, name: str, where: str, index: Path) -> int:
@@ -77,9 +97,22 @@ def _int_field(value: str | None, name: str, where: str, index: Path) -> int:
     if not value:
         return 0
     try:
-        return int(float(value))
+        number = float(value)
     except ValueError:
         raise InputError(f"{where}: {name} {value!r} is not a number", index) from None
+    if not (math.isfinite(number) and abs(number) <= MAX_MS):
+        raise InputError(f"{where}: {name} {value!r} must be a finite number within +-{MAX_MS}", index)
+    return int(number)
+
+
+@contextlib.contextmanager
+def _csv_field_limit(n: int):
+    """csv's field limit is process-wide: set ours for the read, then put the previous one back."""
+    previous = csv.field_size_limit(n)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 class Lexicon:
@@ -91,6 +124,11 @@ class Lexicon:
         # what error messages name: the built-in one by its name, not its site-packages path
         self.where = "fingerspelling lexicon" if self.name in BUILTIN else str(self.folder)
         self.entries = entries
+        # each entry's file, resolved once: (path, (st_dev, st_ino)), or None when it is missing
+        self._files: dict[str, tuple[Path, tuple[int, int]] | None] = {}
+        for e in entries:
+            if e.path not in self._files:
+                self._files[e.path] = _locate(self.folder, e.path)
         self._index: dict[str, dict[str, list[LexiconEntry]]] = {}
         for e in entries:
             by_gloss = self._index.setdefault(e.signed_language, {})
@@ -112,7 +150,7 @@ class Lexicon:
             problem = "is a file, not a lexicon folder" if folder.exists() else "no such lexicon folder"
             raise InputError(f"{problem} (built-in lexicons: fingerspelling)", folder)
         index = folder / "index.csv"
-        if not index.is_file():
+        if not index.exists():
             raise InputError("lexicon folder has no index.csv", folder)
         return cls(folder, _read_index(index, folder), name=name)
 
@@ -164,13 +202,15 @@ class Lexicon:
         `language` None is fine when the gloss exists in only one language of this lexicon.
         """
         e = self.entry(gloss, language)
-        path = (self.folder / e.path).resolve()
+        located = self._files.get(e.path)
+        if located is None:
+            raise InputError(f"pose file for gloss {gloss!r} ({e.signed_language}) is missing", self.folder / e.path)
+        path, identity = located
         if path not in self._cache:
-            if not path.is_file():
-                raise InputError(f"pose file for gloss {gloss!r} ({e.signed_language}) is missing", path)
+            raw = read_checked(path, inside=self.folder, expect=identity, what=".pose file size")
             if len(self._cache) >= CACHE_SIZE:  # a sentence repeats signs; a corpus must not fill memory
                 self._cache.pop(next(iter(self._cache)))
-            self._cache[path] = read_pose(path)
+            self._cache[path] = pose_from_bytes(raw, path)
         track = self._cache[path]
         first, stop = crop_frames(e.start, e.end, track.fps, track.num_frames)
         if first >= stop:
@@ -215,13 +255,33 @@ def crop_frames(start_ms: int, end_ms: int, fps: float, num_frames: int) -> tupl
     return min(first, num_frames), stop
 
 
-def _read_index(index: Path, folder: Path) -> list[LexiconEntry]:
+def _locate(folder: Path, rel: str) -> tuple[Path, tuple[int, int]] | None:
+    """An entry's file resolved (already confined by `_check_inside`) with its identity, or None
+    when nothing is there; a folder or special file in its place is refused now."""
+    path = _check_inside(folder, rel, f"entry path {rel!r}", folder / "index.csv")
     try:
-        text = index.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise InputError(f"index.csv is not UTF-8 ({e.reason} at byte {e.start})", index) from None
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
     except OSError as e:
-        raise InputError(f"cannot read index.csv ({e.strerror})", index) from None
+        raise InputError(f"cannot read the pose file ({os_problem(e)})", path) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError("is not a regular file", path)
+    return path, (st.st_dev, st.st_ino)
+
+
+def _read_index(index: Path, folder: Path) -> list[LexiconEntry]:
+    text = decode_utf8(read_checked(index, inside=folder, what="index.csv size"), index)
+    try:
+        with _csv_field_limit(limit("max_csv_field")):
+            return _parse_index(text, index, folder)
+    except csv.Error as e:
+        if "field larger than field limit" in str(e):
+            raise limit_error("max_csv_field", None, index, "an index.csv field") from None
+        raise InputError(f"index.csv is not valid CSV ({e})", index) from None
+
+
+def _parse_index(text: str, index: Path, folder: Path) -> list[LexiconEntry]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in COLUMNS if c not in header]

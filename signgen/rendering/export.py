@@ -9,7 +9,8 @@ Output layout (what `signgen eval OUT/pred OUT/gt` reads)::
     OUT/videos/<clip>.mp4           the clip as a video, written LAST (atomically)
 
 A clip is done when its video exists, so an interrupted run resumes where it stopped and never
-counts a half-written clip as finished. Clips are split into shards deterministically (sorted
+counts a half-written clip as finished; the hidden temp files a killed run left for a clip
+(`.00003.png.XXXX.tmp`, `.<clip>.XXXX.tmp.mp4`) are removed when the clip is rendered again. Clips are split into shards deterministically (sorted
 ids, clip k -> shard k mod n); under `accelerate launch` / `torchrun` each process takes the
 shard of its rank (RANK / WORLD_SIZE) unless --shard is given.
 """
@@ -26,6 +27,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..pose.io import atomic_write_bytes
+from ..pose.io.files import remove_temp_files
 from ..pose.track import PoseTrack
 
 
@@ -179,6 +181,8 @@ def export_clip(job: ClipJob, out: Path, renderer, settings) -> int:
     else:
         sx, sc = track.xy[0], np.zeros_like(track.conf[0])  # unknown: the region is the targets'
     pred_dir, gt_dir = out / "pred" / job.id, out / "gt" / job.id
+    for folder, name in ((pred_dir, None), (gt_dir, None), (out / "videos", job.id)):
+        remove_temp_files(folder, name)  # a killed run's leftovers: this clip is ours now
     pred_dir.mkdir(parents=True, exist_ok=True)
     write_poses(pred_dir / "poses.npz", track.xy, track.conf, sx, sc)
     if job.gt_frames is not None:
@@ -203,7 +207,12 @@ def export(jobs: list[ClipJob], out: str | Path, renderer, settings, *,
         raise InputError("output exists and is not a folder", out)
     if not out.parent.is_dir():
         raise InputError(f"output's parent folder {str(out.parent)!r} does not exist", out)
-    out.mkdir(exist_ok=True)
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create the output folder ({e.strerror})", e.filename or out) from None
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise InputError("output folder is not writable (permission denied or read-only)", out)
     mine = take_shard(jobs, shard)
     todo = [j for j in mine if not video_path(out, j.id).is_file()]
     frames = 0

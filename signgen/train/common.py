@@ -265,8 +265,9 @@ def save_stage1(folder: Path, stage1: nn.Module) -> None:
 
 def load_stage1(path: str | Path) -> nn.Module:
     """A trained stage 1 from a `train fusion` run folder, its `stage1/`, or a bundle."""
-    from ..models import Stage1Config
+    from ..models.bundle import stage1_config_from
     from ..models.fusion import Stage1
+    from ..pose.io.files import load_json
 
     path = Path(path)
     for cand in (path, path / "stage1"):
@@ -275,10 +276,7 @@ def load_stage1(path: str | Path) -> nn.Module:
             break
     else:
         raise InputError("no stage-1 weights here (expected config.json + model.safetensors, or stage1/)", path)
-    try:
-        config = Stage1Config.from_dict(json.loads((folder / "config.json").read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError) as e:
-        raise InputError(f"invalid stage-1 config ({e})", folder / "config.json") from None
+    config = stage1_config_from(load_json(folder / "config.json", inside=folder), folder / "config.json")
     model = Stage1.from_config(config)
     result = model.load_state_dict(_read(folder / "model.safetensors"), strict=False)
     if result.missing_keys or result.unexpected_keys:

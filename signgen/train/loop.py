@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 
 from ..config import Config, StageConfig, save_config
 from ..errors import InputError
+from ..pose.io.files import remove_temp_files
 from .common import (EMA, CsvLog, latest_checkpoint, load_checkpoint, lr_at, run_record,
                      save_checkpoint)
 from .data import PairDataset, StepBatches, derive_seed
@@ -145,6 +146,9 @@ def run_task(task: Task, *, resume: bool = False, progress: bool = True) -> dict
     run.mkdir(parents=True, exist_ok=True)
     acc = make_accelerator(cfg, st, run)
     main = acc.is_main_process
+    if main:  # what a killed run left half-written (checkpoints clean their own temps)
+        for folder in (run, run / "samples"):
+            remove_temp_files(folder)
     ckpt = latest_checkpoint(run)
     if resume and ckpt is None:
         raise InputError("--resume given but the run has no checkpoint", run / "checkpoints")

@@ -10,6 +10,7 @@ Every reader returns a `PoseTrack` (or, for a gloss sequence, a `GlossSequence`)
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from ...errors import InputError
 from ..track import PoseTrack
 from .arrays import read_npy, read_npz, write_npy, write_npz
 from .checks import MAX_COORD, MAX_SIZE, check_args
-from .files import MAX_FILE_BYTES, atomic_write_bytes, existing  # the limit is read from io.files: set it there
+from .files import MAX_FILE_BYTES, atomic_write_bytes, existing  # the default; SIGNGEN_MAX_FILE_BYTES raises it
 from .jsonseq import GlossSequence, read_json, write_gloss_sequence, write_json_track
 from .openpose import read_openpose
 from .posefile import read_pose, write_pose
@@ -46,6 +47,8 @@ def check_output_path(path: str | Path, suffixes: tuple[str, ...] = TRACK_SUFFIX
     if not path.parent.is_dir():
         problem = "is a file, not a folder" if path.parent.exists() else "does not exist"
         raise InputError(f"output folder {str(path.parent)!r} {problem}", path)
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise InputError(f"output folder {str(path.parent)!r} is not writable (permission denied or read-only)", path)
     return path
 
 

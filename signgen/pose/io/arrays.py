@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import io as _io
 import json
+import math
+import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,29 +17,82 @@ import numpy as np
 from ...errors import InputError
 from ..track import PoseTrack
 from .checks import MAX_SIZE, arrays_to_track, check_args
-from .files import atomic_write_bytes, existing
+from ...limits import check_limit
+from .files import atomic_write_bytes, existing, open_checked, parse_json
 from .segments import check_segments, segments_to_store
 
 _PICKLE_REFUSED = "holds pickled Python objects; refusing to load it (only plain arrays)"
+# What a corrupt .npy/.npz raises inside numpy and zipfile (BadZipFile, zlib.error, EOFError,
+# ValueError, tokenize.TokenError from a mangled header, ...): all mean "not a readable file",
+# so every reading step of an untrusted array file maps any Exception to an InputError.
+_CORRUPT = Exception
 
 
-def _np_load(path: Path):
-    """np.load with allow_pickle=False, after checking the magic bytes (np.load would take any
-    other file for a pickle)."""
+def _npy_header(f, path: Path, name: str | None = None) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype of the .npy stream at `f`'s position, read from its header only, checked
+    against the limits before numpy allocates anything."""
+    where = "" if name is None else f"member {name!r}: "
+    fmt = np.lib.format
     try:
-        with open(path, "rb") as f:
-            magic = f.read(6)
-    except OSError as e:
-        raise InputError(f"cannot read file ({e.strerror})", path) from None
-    if magic != b"\x93NUMPY" and not magic.startswith(b"PK\x03\x04"):
+        version = fmt.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = fmt.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = fmt.read_array_header_2_0(f)
+        else:
+            shape, _, dtype = fmt._read_array_header(f, version)  # 3.0: a UTF-8 header
+    except _CORRUPT as e:
+        raise InputError(f"{where}not a readable .npy header ({type(e).__name__}: {e})", path) from None
+    if dtype.hasobject:
+        raise InputError(where + _PICKLE_REFUSED, path)
+    count = math.prod(shape)
+    check_limit("max_array_bytes", count * max(dtype.itemsize, 1), path, f"{where}array of shape {shape}")
+    return shape, dtype
+
+
+def _check_track_shape(shape: tuple[int, ...], what: str, path: Path) -> None:
+    """Frames and keypoints of a [T, K, ...] array within the limits."""
+    if len(shape) >= 1:
+        check_limit("max_frames", shape[0], path, f"{what} frames")
+    if len(shape) >= 2:
+        check_limit("max_keypoints", shape[1], path, f"{what} keypoints per frame")
+
+
+def _np_load(path: Path, f):
+    """np.load of the checked file object `f`, with allow_pickle=False, after checking the magic
+    bytes (np.load would take any other file for a pickle) and every array header: a .npy
+    whose data is shorter than its header declares, or a member declaring a huge shape, is
+    refused before anything is allocated."""
+    magic = f.read(6)
+    f.seek(0)
+    if magic == b"\x93NUMPY":
+        shape, dtype = _npy_header(f, path)
+        _check_track_shape(shape, "the array's", path)
+        declared, have = math.prod(shape) * dtype.itemsize, os.fstat(f.fileno()).st_size - f.tell()
+        if have < declared:
+            raise InputError(f"truncated: the header declares {declared} bytes of data, the file holds {have}", path)
+    elif magic.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(f) as zf:
+                for info in zf.infolist():
+                    check_limit("max_array_bytes", info.file_size, path, f"member {info.filename!r} size")
+                    if info.filename.endswith(".npy"):
+                        with zf.open(info) as member:
+                            shape, _ = _npy_header(member, path, info.filename)
+                        if info.filename[:-4] in ("xy", "conf", "z"):
+                            _check_track_shape(shape, f"{info.filename[:-4]!r}", path)
+        except InputError:
+            raise
+        except _CORRUPT as e:
+            raise InputError(f"not a readable .npz archive ({type(e).__name__}: {e})", path) from None
+    else:
         raise InputError("not a readable numpy file (no .npy or .npz header)", path)
+    f.seek(0)
     try:
-        return np.load(path, allow_pickle=False)
-    except ValueError as e:
+        return np.load(f, allow_pickle=False)
+    except _CORRUPT as e:
         if "allow_pickle" in str(e):
             raise InputError(_PICKLE_REFUSED, path) from None
-        raise InputError(f"not a readable numpy file ({e})", path) from None
-    except Exception as e:  # zipfile / format errors on corrupt files
         raise InputError(f"not a readable numpy file ({type(e).__name__}: {e})", path) from None
 
 
@@ -57,7 +113,8 @@ def read_npy(
     """
     path = existing(path)
     layout = check_args(layout, fps, width, height)
-    arr = _np_load(path)
+    with open_checked(path) as f:
+        arr = _np_load(path, f)
     if not isinstance(arr, np.ndarray):
         raise InputError("is an .npz archive; name it .npz", path)
     _numeric(arr, "the array", path)
@@ -78,8 +135,8 @@ def _npz_scalar(z, key: str, path: Path):
         if not isinstance(value, str):
             raise InputError(f"key 'layout' must be a string, got {value!r}", path)
         return value
-    if isinstance(value, (bool, str, bytes)) or not isinstance(value, (int, float)):
-        raise InputError(f"key {key!r} must be a number, got {value!r}", path)
+    if isinstance(value, (bool, str, bytes)) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InputError(f"key {key!r} must be a finite number, got {value!r}", path)
     return value
 
 
@@ -93,18 +150,19 @@ def read_npz(
     the file's."""
     path = existing(path)
     layout = check_args(layout, fps, width, height)
-    z = _np_load(path)
-    if isinstance(z, np.ndarray):
-        raise InputError("is a plain .npy array; name it .npy", path)
-    try:
-        with z:
-            return _npz_track(z, path, layout, fps, width, height)
-    except InputError:
-        raise
-    except ValueError as e:  # members load lazily: a pickled member fails here
-        if "allow_pickle" in str(e):
-            raise InputError(_PICKLE_REFUSED, path) from None
-        raise InputError(f"not a readable .npz file ({e})", path) from None
+    with open_checked(path) as f:
+        z = _np_load(path, f)
+        if isinstance(z, np.ndarray):
+            raise InputError("is a plain .npy array; name it .npy", path)
+        try:
+            with z:
+                return _npz_track(z, path, layout, fps, width, height)
+        except InputError:
+            raise
+        except _CORRUPT as e:  # members load lazily: a corrupt or pickled member fails here
+            if "allow_pickle" in str(e):
+                raise InputError(_PICKLE_REFUSED, path) from None
+            raise InputError(f"not a readable .npz file ({type(e).__name__}: {e})", path) from None
 
 
 def _npz_track(
@@ -154,11 +212,26 @@ def _npz_segments(arr: np.ndarray, num_frames: int, path: Path) -> list:
         )
     text = arr.reshape(()).item()
     text = text.decode("utf-8", errors="replace") if isinstance(text, bytes) else text
+    check_limit("max_file_bytes", len(text), path, "key 'segments' length")
     try:
-        value = json.loads(text)
-    except ValueError as e:
-        raise InputError(f"key 'segments' is not valid JSON ({e})", path) from None
+        value = parse_json(text, path)
+    except InputError as e:
+        raise InputError(f"key 'segments' is not valid JSON ({str(e).split(': ', 1)[-1]})", path) from None
     return check_segments(value, num_frames, path, prefix="key 'segments', ")
+
+
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    """`np.savez_compressed` of `arrays`, byte for byte the same for the same arrays: the zip
+    entries carry a fixed date (numpy stamps them with the current time), so a rerun of a job
+    rewrites identical files."""
+    buf = _io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, value in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
+    return buf.getvalue()
 
 
 def _npy_bytes(save, *args, **kw) -> bytes:
@@ -185,4 +258,4 @@ def write_npz(track: PoseTrack, path: str | Path) -> None:
     segments = segments_to_store(track, Path(path))
     if segments is not None:
         arrays["segments"] = np.str_(json.dumps(segments, ensure_ascii=False))
-    atomic_write_bytes(path, _npy_bytes(np.savez_compressed, **arrays))
+    atomic_write_bytes(path, npz_bytes(**arrays))

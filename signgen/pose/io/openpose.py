@@ -15,6 +15,7 @@ import numpy as np
 from ...errors import InputError
 from ..layouts import openpose, openpose18
 from ..track import PoseTrack
+from ...limits import check_limit
 from .checks import arrays_to_track, check_args
 from .files import existing, load_json
 
@@ -99,7 +100,9 @@ def read_openpose(
     """Read an OpenPose output folder (`*_keypoints.json`, one per frame) as one track.
 
     Files are ordered by the frame number before `_keypoints.json`; a gap in the numbering
-    becomes frames with every point missing (with a warning), so timing is kept. The first
+    becomes frames with every point missing (with a warning), so timing is kept; a gap wider
+    than the max_frame_gap limit, or a span beyond max_frames, is refused. Every file must be a
+    regular file inside the folder (a symbolic link out of it, a FIFO or a device is refused). The first
     person of each frame is taken. Bodies of 18 points with no face/hands give layout
     `openpose18`, anything else `openpose` (BODY_25 + face 70 + hands 21+21). fps defaults to
     25 and the frame size to the largest coordinate when not given.
@@ -119,11 +122,15 @@ def read_openpose(
             raise InputError(f"two files for frame {n}: {numbered[n].name} and {f.name}", folder)
         numbered[n] = f
     first, last = min(numbered), max(numbered)
+    check_limit("max_frames", last - first + 1, folder, f"frame numbers {first}..{last} span")
+    order = sorted(numbered)
+    widest = max((b - a - 1 for a, b in zip(order, order[1:])), default=0)
+    check_limit("max_frame_gap", widest, folder, "a gap in the frame numbering")
     gaps = (last - first + 1) - len(numbered)
     if gaps:
         warnings.warn(f"{folder}: {gaps} frame file(s) missing in the numbering; those frames are empty", stacklevel=2)
     docs = [
-        (numbered[n], load_json(numbered[n])) if n in numbered else (None, None)
+        (numbered[n], load_json(numbered[n], inside=folder)) if n in numbered else (None, None)
         for n in range(first, last + 1)
     ]
     track = openpose_frames(docs, folder, fps=fps, width=width, height=height)

@@ -20,7 +20,8 @@ from .. import skeleton
 from ..layouts import holistic
 from ..track import PoseTrack
 from .checks import check_fps, check_size, clean_points, infer_size
-from .files import atomic_write_bytes
+from ...limits import check_limit
+from .files import atomic_write_bytes, read_checked
 
 # Our non-holistic layouts go into a .pose file as one component named like this.
 _COMPONENT_PREFIX = "SIGNGEN_"
@@ -101,13 +102,14 @@ def read_pose(path: str | Path) -> PoseTrack:
     file holds several people, the first is taken, with a warning. The z coordinate, when
     present, is kept in `meta["z"]` ([T, K]).
     """
+    path = Path(path)
+    return pose_from_bytes(read_checked(path, what=".pose file size"), path)
+
+
+def pose_from_bytes(raw: bytes, path: Path) -> PoseTrack:
+    """`read_pose` of a file's bytes already read (by a caller that checked the file itself)."""
     from pose_format import Pose
 
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise InputError(f"cannot read pose file ({e.strerror})", path) from None
     try:
         pose = Pose.read(raw)
     except struct.error:  # pose-format reads past the end of a cut-off file
@@ -121,6 +123,8 @@ def read_pose(path: str | Path) -> PoseTrack:
     conf = np.asarray(pose.body.confidence, dtype=np.float32)  # [T, P, K]
     if arr.ndim != 4 or arr.shape[0] == 0:
         raise InputError("the .pose file has no frames", path)
+    check_limit("max_frames", arr.shape[0], path, "the .pose file's frames")
+    check_limit("max_keypoints", arr.shape[2], path, "the .pose file's keypoints per frame")
     if arr.shape[1] == 0:  # nobody was detected in the whole video: a track of missing points
         warnings.warn(f"{path}: no person in the file; every point is missing", stacklevel=2)
         arr = np.zeros((arr.shape[0], 1, *arr.shape[2:]), np.float32)
