@@ -82,3 +82,15 @@ def test_eval_back_recognises_the_hands_of_predicted_frames(release, tmp_path, c
     assert rep["overall"]["legibility"] == pytest.approx(c["legibility"])
     code, _, err = cli("eval", tmp_path / "gt", tmp_path / "gt", "--legibility", tmp_path / "clf")
     assert code == 2 and "--labels" in err and "Traceback" not in err
+
+
+def test_malformed_labels_are_one_line_errors(tmp_path):
+    from signgen.eval.legibility import read_labels
+
+    bad = tmp_path / "c.labels.json"
+    for text, message in (('{"kind": "handshape", "right_hand": [null]}', "not a hand-labels file"),
+                          ('{"kind": "x", "right_hand": [], "left_hand": []}', "not a hand-labels file"),
+                          ("[" * 100 + "]" * 100, "nested too deeply"), ("{", "invalid JSON")):
+        bad.write_text(text)
+        with pytest.raises(InputError, match=message):
+            read_labels(bad)

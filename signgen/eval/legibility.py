@@ -26,6 +26,7 @@ from torch.nn import functional as F
 
 from ..errors import InputError
 from ..pose.io import atomic_write_bytes
+from ..pose.io.files import load_json
 from ..pose.parts import crop, part_box
 
 __all__ = ["CROP", "HandClassifier", "LabelledCrops", "read_labels", "collect_crops", "train_classifier",
@@ -81,13 +82,13 @@ class LabelledCrops:
 def read_labels(path: str | Path) -> dict:
     """One clip's labels.json: {"kind", "right_hand": [...], "left_hand": [...]}; InputError if malformed."""
     path = Path(path)
+    doc = load_json(path)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
         n = len(doc["right_hand"])
         if doc["kind"] not in ("handshape", "letter") or len(doc["left_hand"]) != n:
             raise ValueError("kind or lengths")
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise InputError(f"unreadable hand labels ({e})", path) from None
+    except (ValueError, KeyError, TypeError) as e:
+        raise InputError(f"not a hand-labels file ({type(e).__name__}: {e})", path) from None
     return doc
 
 
@@ -118,8 +119,8 @@ def labelled_frames(labels_dir: Path, clip: str) -> tuple[dict, dict | None]:
     """(labels doc, ground-truth doc or None) of one clip under a groundtruth split folder."""
     doc = read_labels(labels_dir / f"{clip}.labels.json")
     gt_path = labels_dir / f"{clip}.json"
-    gt = json.loads(gt_path.read_text(encoding="utf-8")) if gt_path.is_file() else None
-    return doc, gt
+    gt = load_json(gt_path) if gt_path.is_file() else None
+    return doc, (gt if isinstance(gt, dict) else None)
 
 
 def collect_crops(frames: Iterable[np.ndarray], xy: np.ndarray, conf: np.ndarray, doc: dict,
@@ -231,8 +232,10 @@ def load_classifier(folder: str | Path) -> HandClassifier:
     from safetensors.torch import load_file
 
     folder = Path(folder)
+    if not (folder / META).is_file():
+        raise InputError(f"not a legibility classifier (no {META})", folder)
+    meta = load_json(folder / META)
     try:
-        meta = json.loads((folder / META).read_text(encoding="utf-8"))
         classes, width = [str(c) for c in meta["classes"]], int(meta["width"])
         if not 1 <= len(classes) <= 10_000 or not 1 <= width <= 256 or int(meta.get("crop", CROP)) != CROP:
             raise ValueError("classes, width or crop out of range")
