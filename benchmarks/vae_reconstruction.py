@@ -7,8 +7,10 @@ scored at the release's frame size against its exact frames:
 * `new`: a VAE at the frames' own size (e.g. the `small` size's factor-4 VAE at 128x160);
 * `old` (optional): another VAE run at its own size and resized back with nearest-neighbour
   (e.g. the 64x64 bundled model's VAE), so the step between the two is visible;
-* the legibility classifier's accuracy on each reconstruction (optional): ground truth is the
-  ceiling, so this is the most a model on this VAE could read.
+* the trivial baselines on the same frames: `copy_source` (the clip's first frame for every
+  frame) and `pose` (the drawn target pose), the floors any model must beat;
+* the legibility classifier's accuracy on each (optional): ground truth is the ceiling, so a
+  VAE's row is the most a model on that VAE could read.
 
     python benchmarks/vae_reconstruction.py --vae runs/vae --release synthetic \
         [--old-vae signgen/assets/default-model/vae --old-size 64x64] [--legibility runs/legibility] \
@@ -78,8 +80,11 @@ def main() -> None:
         w, h = (int(v) for v in args.old_size.lower().split("x"))
         variants["old"] = (_vae(args.old_vae), (w, h))
     clf = load_classifier(args.legibility) if args.legibility else None
+    from signgen.pose.draw import draw_pose
+
     scores: dict[str, dict] = {k: {"mse": [], "ssim": [], "mse_hands": [], "ssim_hands": [], "mse_face": [],
-                                   "ssim_face": [], "crops": []} for k in ["ground_truth", *variants]}
+                                   "ssim_face": [], "crops": []}
+                               for k in ["ground_truth", *variants, "copy_source", "pose"]}
     seconds = {k: 0.0 for k in variants}
     frames_scored = 0
     for name in names:
@@ -89,7 +94,10 @@ def main() -> None:
         gt = [iio.imread(feats / args.split / name / f"images{t + 1:04d}.png") for t in keep]
         doc, gtdoc = labelled_frames(gt_dir, name)
         sub = {k: [doc[k][t] for t in keep] if k in ("right_hand", "left_hand") else doc[k] for k in doc}
-        outs = {"ground_truth": gt}
+        first = iio.imread(feats / args.split / name / "images0001.png")
+        h, w = first.shape[:2]
+        outs = {"ground_truth": gt, "copy_source": [first] * len(gt),
+                "pose": [draw_pose(xy[t], conf[t], w, h) for t in keep]}
         for k, (vae, size) in variants.items():
             t0 = time.perf_counter()
             outs[k] = _reconstruct(vae, gt, size)
