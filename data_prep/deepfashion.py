@@ -16,11 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from signgen.data.prepared import Clip, Pair, PreparedDataset, read_image
+from signgen.base.images import read_image
+from signgen.data.prepared import Clip, Pair, PreparedDataset
 from signgen.errors import InputError
 from signgen.pose.track import PoseTrack
 
-from .common import PrepSummary, SkipReport, check_resume, progress_bar
+from signgen.base.progress import progress_bar
+
+from .common import PrepSummary, SkipReport, check_resume
 
 SPLITS = ("train", "test")
 PAIRS = "fasion-resize-pairs-{split}.csv"

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from .errors import InputError
-from .pose.io import atomic_write_bytes
+from .base.files import atomic_write_bytes
 
 __all__ = [
     "DataConfig", "ModelConfig", "StageConfig", "TrainConfig", "SampleConfig", "Config",

@@ -245,7 +245,7 @@ def test_prep_synthetic_cli(tmp_path, cli):
 
 
 def test_prep_synthetic_size(tmp_path, cli):
-    from signgen.data.prepared import read_image
+    from signgen.base.images import read_image
 
     code, _, _ = cli("prep", "synthetic", "-o", tmp_path / "syn", "--signers", "2", "--sentences", "1",
                      "--size", "64x48", "--no-progress")

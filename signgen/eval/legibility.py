@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import InputError
-from ..pose.io import atomic_write_bytes
+from ..base.files import atomic_write_bytes
 from ..pose.io.files import load_json
 from ..pose.parts import crop, part_box
 

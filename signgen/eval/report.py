@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..errors import InputError
-from ..pose.io import atomic_write_bytes
+from ..base.files import atomic_write_bytes
 from ..pose.parts import part_boxes
 from . import metrics, temporal
 
@@ -58,7 +58,7 @@ class ClipFrames:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         if self.paths is not None:
-            from ..data.prepared import read_image
+            from ..base.images import read_image
 
             for p in self.paths:
                 yield read_image(p)

@@ -26,8 +26,8 @@ from typing import Callable, Iterator
 import numpy as np
 
 from ..errors import InputError
-from ..pose.io import atomic_write_bytes
-from ..pose.io.files import remove_temp_files
+from ..base.files import atomic_write_bytes, remove_temp_files
+from ..base.images import encode_image, read_image
 from ..pose.track import PoseTrack
 
 
@@ -143,22 +143,13 @@ def jobs_from_jsonl(path: str | Path, retarget: bool = True) -> list[ClipJob]:
     return jobs
 
 
-def _png(frame: np.ndarray) -> bytes:
-    import cv2
-
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(frame[..., ::-1]))
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
-
-
 def video_path(out: Path, clip_id: str) -> Path:
     return out / "videos" / f"{clip_id}.mp4"
 
 
-def _frames_to_png(frames: Iterator[np.ndarray], folder: Path) -> Iterator[np.ndarray]:
+def _frames_toencode_image(frames: Iterator[np.ndarray], folder: Path) -> Iterator[np.ndarray]:
     for t, frame in enumerate(frames):
-        atomic_write_bytes(folder / f"{t:05d}.png", _png(frame))
+        atomic_write_bytes(folder / f"{t:05d}.png", encode_image(frame))
         yield frame
 
 
@@ -186,15 +177,14 @@ def export_clip(job: ClipJob, out: Path, renderer, settings) -> int:
     pred_dir.mkdir(parents=True, exist_ok=True)
     write_poses(pred_dir / "poses.npz", track.xy, track.conf, sx, sc)
     if job.gt_frames is not None:
-        from ..data.prepared import read_image
         from ..geometry import resize_image
 
         gt_dir.mkdir(parents=True, exist_ok=True)
         for t, p in enumerate(job.gt_frames):
-            atomic_write_bytes(gt_dir / f"{t:05d}.png", _png(resize_image(read_image(p), w, h)))
+            atomic_write_bytes(gt_dir / f"{t:05d}.png", encode_image(resize_image(read_image(p), w, h)))
         write_poses(gt_dir / "poses.npz", track.xy, track.conf, sx, sc)
     (out / "videos").mkdir(parents=True, exist_ok=True)
-    frames = _frames_to_png(renderer.render_video(image, track, settings), pred_dir)
+    frames = _frames_toencode_image(renderer.render_video(image, track, settings), pred_dir)
     return write_video(frames, video_path(out, job.id), track.fps)
 
 

@@ -28,7 +28,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..errors import InputError
-from ..pose.io import atomic_write_bytes
+from ..base.files import atomic_write_bytes
 from .data import PairDataset, frame_key, to_tensor
 
 __all__ = ["FeatureCache", "fingerprint", "frame_features"]
