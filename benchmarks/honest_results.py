@@ -29,7 +29,8 @@ from PIL import Image
 from signgen.eval.report import evaluate, find_clips, read_poses
 from signgen.pose.draw import draw_pose
 from signgen.rendering.export import export, jobs_from_prepared
-from signgen.rendering.pipeline import Renderer, Settings
+from signgen.rendering.pipeline import Renderer
+from signgen.rendering.settings import Settings
 
 KEYS = ("ssim", "ssim_region", "psnr", "psnr_region", "psnr_frame_mean", "psnr_frame_mean_region",
         "flicker", "flicker_region", "warping_error", "warping_error_region")

@@ -27,7 +27,8 @@ def child(frames: int, steps: int, bundle_dir: str) -> dict:
     import torch
 
     from signgen.pose.track import PoseTrack
-    from signgen.rendering.pipeline import Renderer, Settings
+    from signgen.rendering.pipeline import Renderer
+    from signgen.rendering.settings import Settings
     from signgen.video import write_video
 
     torch.set_num_threads(1)

@@ -23,7 +23,8 @@ import torch
 from signgen.pose.draw import draw_pose
 from signgen.pose.track import PoseTrack
 from signgen.rendering.guidance import combine_guidance
-from signgen.rendering.pipeline import Renderer, Settings
+from signgen.rendering.pipeline import Renderer
+from signgen.rendering.settings import Settings
 from signgen.rendering.random_bundle import random_bundle
 
 

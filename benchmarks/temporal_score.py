@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from signgen.eval import temporal
-from signgen.rendering.pipeline import Renderer, Settings
+from signgen.rendering.pipeline import Renderer
+from signgen.rendering.settings import Settings
 from signgen.rendering.random_bundle import random_bundle
 
 SIZE = 64

@@ -25,7 +25,8 @@ from honest_results import scores, spread  # noqa: E402
 
 from signgen.models.bundle import make_scheduler  # noqa: E402
 from signgen.rendering.export import export, jobs_from_prepared  # noqa: E402
-from signgen.rendering.pipeline import Renderer, Settings  # noqa: E402
+from signgen.rendering.pipeline import Renderer  # noqa: E402
+from signgen.rendering.settings import Settings  # noqa: E402
 
 SCHEDULERS = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler"}
 

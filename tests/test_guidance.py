@@ -54,6 +54,7 @@ def test_guided_sampling_extrapolates_toward_the_full_condition():
     from diffusers import DDIMScheduler
 
     from signgen.rendering.sampler import sample_video
+    from signgen.rendering.settings import Settings
 
     sched = DDIMScheduler(clip_sample=False)
     abar = sched.alphas_cumprod
@@ -69,6 +70,7 @@ def test_guided_sampling_extrapolates_toward_the_full_condition():
         return eps_for(mu_u, x, t, idx), eps_for(mu_sp, x, t, idx), eps_for(mu_full, x, t, idx)
 
     for w in (1.0, 2.0):
-        out = torch.stack(list(sample_video(GuidedDenoiser(branches, w=w), T, shape, sched, steps=6, window=3,
-                                            overlap=1, generator=torch.Generator().manual_seed(1))))
+        out = torch.stack(list(sample_video(GuidedDenoiser(branches, w=w), T, shape, sched,
+                                            Settings(steps=6, window=3, overlap=1),
+                                            generator=torch.Generator().manual_seed(1))))
         torch.testing.assert_close(out, mu_u + w * (mu_full - mu_u), atol=1e-4, rtol=0)

@@ -4,7 +4,6 @@ bounded per-frame state, streaming, and one consistent picture <-> model mapping
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +11,8 @@ import torch
 
 from signgen.pose.track import PoseTrack
 from signgen.geometry import Fit
-from signgen.rendering.pipeline import Renderer, Settings, _PoseConditions
+from signgen.rendering.pipeline import Renderer, _PoseConditions
+from signgen.rendering.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -112,10 +112,10 @@ def test_track_must_be_in_the_pictures_pixels(renderer):
 
 
 def test_settings_are_checked(renderer):
-    for bad, msg in ((Settings(steps=0), "--steps"), (Settings(smoothing=2.0), "--smoothing"),
-                     (Settings(guidance=-1.0), "--guidance")):
+    for bad, msg in (({"steps": 0}, "--steps"), ({"smoothing": 2.0}, "--smoothing"),
+                     ({"guidance": -1.0}, "--guidance")):
         with pytest.raises(Exception, match=msg):
-            renderer.render_video(_picture(), _track(3), bad)
+            renderer.render_video(_picture(), _track(3), Settings(**bad))
 
 
 def test_synthesize_samples_differ_and_repeat_with_the_seed(renderer):

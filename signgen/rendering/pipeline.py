@@ -26,47 +26,19 @@ import itertools
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
 
+from ..base.progress import Progress
 from ..errors import InputError
+from ..geometry import RESIZE_MODES, Fit
 from ..pose.draw import draw_pose
 from ..pose.track import PoseTrack
-from ..geometry import RESIZE_MODES, Fit
-
-Progress = Callable[[str, int, int], None]
-"""progress(what, done, total), what in {"steps", "frames"}."""
+from .settings import Settings
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "default-model"
-
-
-@dataclass
-class Settings:
-    """Sampling settings of one render; None means the bundle's default (steps, guidance)."""
-
-    steps: int | None = None
-    guidance: float | None = None
-    fusion_guidance: float | None = None  # weight of FPDM's fusion term; None = `guidance` (FPDM)
-    seed: int = 0
-    noise: str = "shared"  # shared | independent | mixed (see sampler.FrameNoise)
-    mix: float = 0.5
-    smoothing: float = 0.5  # temporal smoothing strength at the noisiest step; 0 = off
-    window: int = 16  # frames denoised together
-    overlap: int = 4
-    batch_size: int = 8  # frames per UNet call (x2 for the guidance branches, x3 with fusion_guidance)
-    decode_chunk: int = 8  # frames per VAE decode call
-
-    def check(self) -> None:
-        if self.steps is not None and (int(self.steps) != self.steps or self.steps < 1):
-            raise InputError(f"--steps must be a whole number >= 1, got {self.steps}")
-        if self.guidance is not None and not (self.guidance >= 0 and np.isfinite(self.guidance)):
-            raise InputError(f"--guidance must be >= 0, got {self.guidance}")
-        if not 0.0 <= self.smoothing <= 1.0:
-            raise InputError(f"--smoothing must be in [0, 1] (0 = off), got {self.smoothing}")
-        if self.decode_chunk < 1:
-            raise InputError(f"decode chunk must be >= 1, got {self.decode_chunk}")
 
 
 def resolve_model(model: str | Path | None) -> Path:
@@ -223,12 +195,6 @@ class Renderer:
                              f"{source.fit.width}x{source.fit.height}; map it first (retarget)")
         return source.fit.points_to_model(t.xy), t.conf
 
-    def _steps_guidance(self, settings: Settings) -> tuple[int, float]:
-        settings.check()
-        meta = self.bundle.meta
-        return (int(settings.steps if settings.steps is not None else meta.steps),
-                float(settings.guidance if settings.guidance is not None else meta.guidance))
-
     def render_video(self, image: np.ndarray, track: PoseTrack, settings: Settings | None = None,
                      progress: Progress | None = None) -> Iterator[np.ndarray]:
         """Frames (RGB uint8, the picture's size) of `image`'s signer doing `track`, one at a time.
@@ -238,23 +204,15 @@ class Renderer:
         """
         from .sampler import sample_video
 
-        settings = settings or Settings()
-        steps, guidance = self._steps_guidance(settings)
+        settings = (settings or Settings()).for_model(self.bundle.meta)
         if track.num_frames < 1:
             raise InputError("the motion has no frames")
         source = self.encode_source(image)
         xy, conf = self._model_points(track, source)
         conditions = _PoseConditions(self, xy, conf, source, capacity=settings.window + settings.overlap)
-        generator = torch.Generator(device="cpu").manual_seed(int(settings.seed))
-        latents = sample_video(
-            self.denoiser(source, conditions, guidance, settings.fusion_guidance), track.num_frames, self.latent_shape,
-            self.bundle.scheduler, steps=steps, noise=settings.noise, mix=settings.mix,
-            smoothing=settings.smoothing, window=min(settings.window, track.num_frames),
-            overlap=min(settings.overlap, max(0, min(settings.window, track.num_frames) - 1)),
-            batch_size=settings.batch_size, generator=generator,
-            progress=None if progress is None else (lambda d, n: progress("steps", d, n)),
-            dtype=torch.float32, device=self.device,
-        )
+        latents = sample_video(self.denoiser(source, conditions, settings.guidance, settings.fusion_guidance), track.num_frames, self.latent_shape,
+                               self.bundle.scheduler, settings, progress=progress, dtype=torch.float32,
+                               device=self.device)
         return self._decoded(latents, source.fit, track.num_frames, settings.decode_chunk, progress)
 
     def _decoded(self, latents: Iterator[torch.Tensor], fit: Fit, total: int, chunk: int,
@@ -277,23 +235,25 @@ class Renderer:
         (the DeepFashion single-image path), each the picture's size."""
         from .sampler import sample_image
 
-        settings = settings or Settings()
-        steps, guidance = self._steps_guidance(settings)
+        settings = (settings or Settings()).for_model(self.bundle.meta)
         if pose.num_frames != 1:
             raise InputError(f"synthesize needs one pose, got a track of {pose.num_frames} frames")
         source = self.encode_source(image)
         xy, conf = self._model_points(pose, source)
         conditions = _PoseConditions(self, xy, conf, source, capacity=1)
-        generator = torch.Generator(device="cpu").manual_seed(int(settings.seed))
-        latents = sample_image(
-            self.denoiser(source, conditions, guidance, settings.fusion_guidance), self.latent_shape, self.bundle.scheduler,
-            steps=steps, num_samples=num_samples, batch_size=settings.batch_size, generator=generator,
-            progress=None if progress is None else (lambda d, n: progress("steps", d, n)),
-            dtype=torch.float32, device=self.device,
-        )
+        latents = sample_image(self.denoiser(source, conditions, settings.guidance, settings.fusion_guidance), self.latent_shape, self.bundle.scheduler,
+                               settings, num_samples=num_samples, progress=progress, dtype=torch.float32,
+                               device=self.device)
         return list(self._decoded(iter(latents), source.fit, num_samples, settings.decode_chunk, None))
 
 
 def side_by_side(source: np.ndarray, pose: np.ndarray, result: np.ndarray) -> np.ndarray:
     """source | drawn pose | result, side by side (all the picture's size): width 3x."""
     return np.ascontiguousarray(np.concatenate([source, pose, result], axis=1))
+
+
+def side_by_side_frames(image: np.ndarray, track: PoseTrack, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Each rendered frame as source | the drawn pose of that frame | result."""
+    for t, frame in enumerate(frames):
+        drawn = draw_pose(track.xy[t], track.conf[t], track.width, track.height)
+        yield side_by_side(image, drawn, frame)
