@@ -15,18 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "benchmarks"))
-
-from honest_results import scores, spread  # noqa: E402
-
-from signgen.models.bundle import make_scheduler  # noqa: E402
-from signgen.rendering.export import export, jobs_from_prepared  # noqa: E402
-from signgen.rendering.pipeline import Renderer  # noqa: E402
-from signgen.rendering.settings import Settings  # noqa: E402
+from signgen.eval.report import evenly_spaced, overall_scores
+from signgen.models.bundle import make_scheduler
+from signgen.rendering.export import export, jobs_from_prepared
+from signgen.rendering.pipeline import Renderer
+from signgen.rendering.settings import Settings
 
 SCHEDULERS = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler"}
 
@@ -44,7 +39,7 @@ def main() -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = spread(sorted(jobs_from_prepared(args.data, "dev"), key=lambda j: j.id), args.clips)
+    jobs = evenly_spaced(sorted(jobs_from_prepared(args.data, "dev"), key=lambda j: j.id), args.clips)
     renderer = Renderer.load(args.model, "cpu")
     base = dict(renderer.bundle.scheduler.config)
     found = {}
@@ -53,7 +48,7 @@ def main() -> None:
         for w in args.guidance:
             name = f"{sampler}-w{w:g}"
             export(jobs, out / name, renderer, Settings(guidance=w))
-            found[name] = (sampler, w, scores(out / name / "pred", out / name / "gt"))
+            found[name] = (sampler, w, overall_scores(out / name / "pred", out / name / "gt"))
             print(json.dumps({"sampler": sampler, "guidance": w, **found[name][2]}), flush=True)
     top = max(v[2]["ssim"] for v in found.values())  # SSIM within 0.001 of the best is a tie: PSNR decides
     best = max((k for k, v in found.items() if v[2]["ssim"] >= top - 0.001), key=lambda k: found[k][2]["psnr"])

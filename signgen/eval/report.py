@@ -291,6 +291,24 @@ def evaluate(pred_root: str | Path, gt_root: str | Path, *, lpips_weights: str |
     return {"clips": clips, "overall": overall, "notes": notes, "psnr_cap": metrics.PSNR_CAP}
 
 
+SCORE_KEYS = ("ssim", "ssim_region", "psnr", "psnr_region", "psnr_frame_mean", "psnr_frame_mean_region",
+              "flicker", "flicker_region", "warping_error", "warping_error_region")
+
+
+def overall_scores(pred_root: str | Path, gt_root: str | Path, keys: tuple[str, ...] = SCORE_KEYS) -> dict:
+    """The overall row of `evaluate`, the `keys` only, rounded to 4 decimals (None when absent)."""
+    overall = evaluate(pred_root, gt_root)["overall"]
+    return {k: (None if overall.get(k) is None else round(float(overall[k]), 4)) for k in keys}
+
+
+def evenly_spaced(items: list, n: int) -> list:
+    """n items evenly spaced through the list (clips sorted by name mix signers and kinds)."""
+    if len(items) <= n:
+        return items
+    step = len(items) / n
+    return [items[int(i * step)] for i in range(n)]
+
+
 def summarize(clips: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Overall scores: image metrics weighted by frames, temporal metrics averaged over clips."""
     out: dict[str, Any] = {"clips": len(clips), "frames": int(sum(c["frames"] for c in clips.values()))}

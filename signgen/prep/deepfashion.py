@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from signgen.base.images import read_image
-from signgen.data.prepared import Clip, Pair, PreparedDataset
-from signgen.errors import InputError
-from signgen.pose.track import PoseTrack
+from ..base.images import read_image
+from ..data.prepared import Clip, Pair, PreparedDataset
+from ..errors import InputError
+from ..pose.track import PoseTrack
 
-from signgen.base.progress import progress_bar
+from ..base.progress import progress_bar
 
 from .common import PrepSummary, SkipReport, check_resume
 

@@ -3,7 +3,7 @@
 Reads `annotations/manual/PHOENIX-2014-T.{train,dev,test}.corpus.csv` (`|`-separated:
 `name|video|start|end|speaker|orth|translation`) and the frame folders
 `features/fullFrame-210x260px/<split>/<name>/images0001.png ...`. Keypoints come from provided
-per-clip files (`data_prep.keypoints`) or from MediaPipe Holistic run on every frame, in
+per-clip files (`signgen.prep.keypoints`) or from MediaPipe Holistic run on every frame, in
 worker processes. Every frame is decoded, so a missing or unreadable frame, or keypoints whose
 frame count differs from the images, skip that clip (reported, not fatal). A rerun skips
 clips already prepared. Pairs: FPDM's random training triples from train clips, and the test
@@ -19,11 +19,11 @@ from typing import Iterable
 
 import numpy as np
 
-from signgen.base.images import read_image
-from signgen.base.progress import progress_bar
-from signgen.data.prepared import IMAGE_EXTENSIONS, Clip, PreparedDataset
-from signgen.errors import InputError
-from signgen.pose.track import PoseTrack
+from ..base.images import read_image
+from ..base.progress import progress_bar
+from ..data.prepared import IMAGE_EXTENSIONS, Clip, PreparedDataset
+from ..errors import InputError
+from ..pose.track import PoseTrack
 
 from .common import (PrepSummary, SkipReport, check_resume, every_frame_pairs, numbering_gap, parallel_map,
                      training_pairs)

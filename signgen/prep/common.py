@@ -16,8 +16,8 @@ from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from signgen.data.prepared import Clip, Pair, PreparedDataset
-from signgen.base.files import atomic_write_bytes
+from ..data.prepared import Clip, Pair, PreparedDataset
+from ..base.files import atomic_write_bytes
 
 T = TypeVar("T")
 R = TypeVar("R")
