@@ -38,7 +38,7 @@ from . import motion
 from .body import body_geometry, compose_pose
 from .identity import Identity
 from .labels import handshape_labels, letter_labels
-from .render import render_frame
+from .painter import paint_signer
 from .spelling import LANGUAGES as SPELLING_LANGUAGES
 from .spelling import SpelledClip, pick_letters, spell_onto
 from .vocabulary import LOCATIONS, Vocabulary
@@ -215,7 +215,7 @@ def _write_clip(root: Path, clip: Clip, identity: Identity, vocab: Vocabulary, s
     gt_dir.mkdir(parents=True, exist_ok=True)
     for t in range(track.num_frames):
         atomic_write_bytes(frame_dir / f"images{t + 1:04d}.png",
-                           encode_image(render_frame(identity, track.xy[t], track.conf[t], w, h)))
+                           encode_image(paint_signer(identity, track.xy[t], track.conf[t], w, h)))
     atomic_write_bytes(gt_dir / f"{clip.name}.npz",
                        _npz(xy=track.xy, conf=track.conf, fps=np.float32(FPS), width=np.int32(w),
                             height=np.int32(h), layout=np.str_("canonical")))
@@ -377,7 +377,7 @@ def write_synthetic_release(
                 if img_path.exists() and gt_path.exists():
                     skipped += 1
                 else:
-                    atomic_write_bytes(img_path, encode_image(render_frame(ident, xy, conf, fw, fh)))
+                    atomic_write_bytes(img_path, encode_image(paint_signer(ident, xy, conf, fw, fh)))
                     atomic_write_bytes(gt_path, _npz(xy=xy, conf=conf, width=np.int32(fw), height=np.int32(fh),
                                                      layout=np.str_("canonical")))
                     rendered += 1
