@@ -135,7 +135,7 @@ def test_denoiser_wires_the_three_branches(renderer):
     cond = _PoseConditions(renderer, xy, track.conf, source, capacity=4)
     x = torch.randn(2, *renderer.latent_shape, generator=torch.Generator().manual_seed(0))
     t, idx = torch.tensor(500), torch.tensor([0, 2])
-    poses, fused = cond(idx)
+    poses, fused = cond.inputs(idx)
     stage2 = renderer.bundle.stage2
     with torch.no_grad():
         full = stage2(x, t, fused, source.tokens, poses, src_latents=source.latents)
@@ -174,10 +174,10 @@ def test_stage2_without_fusion_ignores_the_fusion_embedding(bundle):
     cond = _PoseConditions(alone, source.fit.points_to_model(track.xy), track.conf, source, capacity=4)
     x = torch.randn(2, *alone.latent_shape, generator=torch.Generator().manual_seed(0))
     t, idx = torch.tensor(500), torch.tensor([0, 2])
-    poses, fused = cond(idx)
+    poses, fused = cond.inputs(idx)
     other_fused = torch.nn.functional.normalize(torch.randn(fused.shape, generator=torch.Generator().manual_seed(1)),
                                                 dim=-1).to(fused.dtype)
-    other = lambda i: (poses, other_fused)  # noqa: E731  same poses, another fusion output
+    other = lambda i: alone.encode_frames(other_fused, poses)  # noqa: E731  same poses, another fusion output
     seen = []
     hook = alone.bundle.stage2.unet.register_forward_pre_hook(lambda m, a: seen.append(a[0].shape[0]))
     try:
@@ -194,11 +194,12 @@ def test_stage2_without_fusion_ignores_the_fusion_embedding(bundle):
             # The same bundle with the fusion path on does depend on it (so the check above can fail).
             p_src = plain.encode_source(_picture())
             p_cond = _PoseConditions(plain, p_src.fit.points_to_model(track.xy), track.conf, p_src, capacity=4)
-            p_other = lambda i: (p_cond(i)[0], other_fused)  # noqa: E731
+            p_other = lambda i: plain.encode_frames(other_fused, p_cond.inputs(i)[0])  # noqa: E731
             a, b = plain.denoiser(p_src, p_cond, 2.0)(x, t, idx), plain.denoiser(p_src, p_other, 2.0)(x, t, idx)
     finally:
         hook.remove()
-    assert seen == [4] * 6  # 2 frames x (uncond, src+pose) per call, even with a separate fusion weight
+    # 2 frames x (uncond, src+pose) per call, even with a separate fusion weight; w = 1: src+pose alone
+    assert seen == [4, 4, 2, 2, 4, 4]
     assert (a - b).abs().max() > 1e-4
 
 
