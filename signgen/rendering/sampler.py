@@ -44,6 +44,7 @@ from ..base.progress import Progress
 from ..base.seeds import derive_seed
 from ..errors import InputError
 from .settings import NOISE_MODES, Settings
+from .timing import timed
 
 Denoiser = Callable[[Tensor, Tensor, Tensor], Tensor]
 
@@ -66,7 +67,7 @@ class FrameNoise:
     a seed gives the same numbers on every device.
 
     Stochastic schedulers (DDPM, DDIM with eta > 0, SDE-DPM-Solver) also draw noise at each
-    step; that noise follows the same mode (shared, independent or mixed), see `_scheduler_step`.
+    step; that noise follows the same mode (shared, independent or mixed), see `_stepper`.
     """
 
     seed: int
@@ -152,37 +153,45 @@ def _mixed_coefficients(m: float) -> tuple[float, float, float]:
     return (rest + root) / 2.0, c_frame, (rest - root) / 2.0
 
 
-def _scheduler_step(scheduler, out: Tensor, t: Tensor, x: Tensor, noise: FrameNoise, frames: list[int],
-                    step: int, step_kwargs: dict) -> Tensor:
-    """One scheduler step whose random part (if any) follows the video's noise mode.
+def _stepper(scheduler, noise: FrameNoise, step_kwargs: dict) -> Callable[..., Tensor]:
+    """`step(out, t, x, frames, i)`: one scheduler step whose random part (if any) follows the
+    video's noise mode. Which way to step is decided once per window, not at every step.
 
-    Schedulers that take `variance_noise` (DDIM, DPM-Solver) get the mode's noise directly.
-    Generator-only ones get per-frame generators: shared or independent streams; for "mixed",
-    DDPM (stateless) is stepped three times and combined (`_mixed_coefficients`); other
-    generator-only schedulers fall back to shared step noise.
+    Deterministic steps (DDIM with eta 0, DPM-Solver++ / UniPC) draw nothing. Schedulers that take
+    `variance_noise` (DDIM, SDE DPM-Solver) get the mode's noise directly. Generator-only ones get
+    per-frame generators: shared or independent streams; for "mixed", DDPM (stateless) is stepped
+    three times and combined (`_mixed_coefficients`); other generator-only schedulers fall back
+    to shared step noise.
     """
-    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler  # already loaded
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler
 
     params = inspect.signature(scheduler.step).parameters
-    deterministic = (isinstance(scheduler, DDIMScheduler) and not step_kwargs.get("eta", 0.0)) or (
-        isinstance(scheduler, DPMSolverMultistepScheduler) and not scheduler.config.algorithm_type.startswith("sde")
+    raw = scheduler.step
+    deterministic = (
+        (isinstance(scheduler, DDIMScheduler) and not step_kwargs.get("eta", 0.0))
+        or (isinstance(scheduler, DPMSolverMultistepScheduler) and not scheduler.config.algorithm_type.startswith("sde"))
+        or isinstance(scheduler, UniPCMultistepScheduler)
     )
-    if deterministic:  # skip drawing noise that would be ignored
-        return scheduler.step(out, t, x, **step_kwargs).prev_sample
+    if deterministic or ("variance_noise" not in params and "generator" not in params):
+        return lambda out, t, x, frames, i: raw(out, t, x, **step_kwargs).prev_sample
     if "variance_noise" in params:
-        vn = noise.step_noise(frames, step, x.shape[1:], out.dtype, out.device)
-        return scheduler.step(out, t, x, variance_noise=vn, **step_kwargs).prev_sample
-    if "generator" not in params:
-        return scheduler.step(out, t, x, **step_kwargs).prev_sample
+        def with_noise(out, t, x, frames, i):
+            vn = noise.step_noise(frames, i, x.shape[1:], out.dtype, out.device)
+            return raw(out, t, x, variance_noise=vn, **step_kwargs).prev_sample
+        return with_noise
     m = noise.shared_weight
     if m in (0.0, 1.0) or not isinstance(scheduler, DDPMScheduler):
         stream = "frame" if m == 0.0 else "shared"
-        return scheduler.step(out, t, x, generator=noise.step_generators(frames, step, stream), **step_kwargs).prev_sample
-    total = None
-    for c, stream in zip(_mixed_coefficients(m), ("shared", "frame", "shared2")):
-        prev = scheduler.step(out, t, x, generator=noise.step_generators(frames, step, stream), **step_kwargs).prev_sample
-        total = c * prev if total is None else total + c * prev
-    return total
+        return lambda out, t, x, frames, i: raw(out, t, x, generator=noise.step_generators(frames, i, stream),
+                                                **step_kwargs).prev_sample
+
+    def mixed(out, t, x, frames, i):
+        total = None
+        for c, stream in zip(_mixed_coefficients(m), ("shared", "frame", "shared2")):
+            prev = raw(out, t, x, generator=noise.step_generators(frames, i, stream), **step_kwargs).prev_sample
+            total = c * prev if total is None else total + c * prev
+        return total
+    return mixed
 
 
 def make_noise(
@@ -299,17 +308,20 @@ def _denoise_window(
 
     if keep is not None:
         traj.append(whole(0, x)[keep].clone())
+    step = _stepper(scheduler, noise, step_kwargs)
     for i, t in enumerate(scheduler.timesteps):
-        model_in = scheduler.scale_model_input(x, t)
+        with timed("scheduler"):
+            model_in = scheduler.scale_model_input(x, t)
         out = torch.cat(
             [
                 denoiser(model_in[a : a + batch_size], t, frames[a : a + batch_size]).to(x.dtype)
                 for a in range(0, x.shape[0], batch_size)
             ]
         )
-        x = _scheduler_step(scheduler, out, t, x, noise, frame_list, i, step_kwargs).to(out.dtype)
-        if strengths[i] > 0:
-            x = temporal_smooth(whole(i + 1, x), strengths[i])[k:]
+        with timed("scheduler"):
+            x = step(out, t, x, frame_list, i).to(out.dtype)
+            if strengths[i] > 0:
+                x = temporal_smooth(whole(i + 1, x), strengths[i])[k:]
         if keep is not None:
             traj.append(whole(i + 1, x)[keep].clone())
         tick()
