@@ -31,6 +31,8 @@ def render(
     steps: int | None = None,
     guidance: float | None = None,
     fusion_guidance: float | None = None,
+    sampler: str | None = None,
+    precision: str | None = None,
     seed: int | None = None,
     device: str = "auto",
     noise: str | None = None,
@@ -48,7 +50,8 @@ def render(
     With `output` (.mp4, .webm, .gif) the frames stream into that file, which appears only when
     complete, and its path is returned; without, an iterator of RGB uint8 frames. Sampling
     options left at None take their defaults (`signgen.rendering.settings.Settings`; `steps`
-    and `guidance` the model's own). `fusion_guidance` weighs FPDM's fusion term on its own
+    and `guidance` the model's own; `sampler` one of ddpm, ddim, dpm++, unipc; `precision` auto,
+    fp32, bf16 or fp16 for the UNet). `fusion_guidance` weighs FPDM's fusion term on its own
     (None: the same as `guidance`, which needs one UNet branch less). `noise="shared"` starts
     every frame from the same noise and `smoothing` (0 = off) blends latents along time at the
     noisy steps: both keep appearance from flickering. `side_by_side` gives source | pose |
@@ -66,8 +69,9 @@ def render(
     from .video import FORMATS, write_video
 
     out = check_output_path(output, FORMATS) if output is not None else None
-    settings = Settings.given(steps=steps, guidance=guidance, fusion_guidance=fusion_guidance, seed=seed,
-                              noise=noise, smoothing=smoothing, window=window, batch_size=batch_size)
+    settings = Settings.given(steps=steps, guidance=guidance, fusion_guidance=fusion_guidance, sampler=sampler,
+                              precision=precision, seed=seed, noise=noise, smoothing=smoothing, window=window,
+                              batch_size=batch_size)
     image, source_path = load_source(source)
     if renderer is None:
         model_dir, dev = resolve_model(model), pick_device(device)
@@ -97,6 +101,8 @@ def synthesize(
     model: str | Path | None = None,
     steps: int | None = None,
     guidance: float | None = None,
+    sampler: str | None = None,
+    precision: str | None = None,
     seed: int | None = None,
     device: str = "auto",
     retarget: bool = True,
@@ -121,7 +127,7 @@ def synthesize(
     if int(num_samples) != num_samples or num_samples < 1:
         raise InputError(f"--num-samples must be a whole number >= 1, got {num_samples}")
     paths = sample_paths(check_output_path(output, IMAGE_OUTPUTS), num_samples) if output is not None else []
-    settings = Settings.given(steps=steps, guidance=guidance, seed=seed)
+    settings = Settings.given(steps=steps, guidance=guidance, sampler=sampler, precision=precision, seed=seed)
     image, source_path = load_source(source)
     if renderer is None:
         model_dir, dev = resolve_model(model), pick_device(device)

@@ -17,11 +17,13 @@ from .output import console
 
 _MODEL = "Model bundle folder (default: the model bundled in signgen/assets/default-model)."
 _DEVICE = "auto (cuda if available, else cpu), cpu, cuda or cuda:N."
-_STEPS = "Denoising steps (default: the model's, 20 for FPDM)."
+_STEPS = "Denoising steps (default: the model's; FPDM: 20 DDPM steps)."
 _GUIDANCE = "Guidance weight w (default: the model's, 2.0 for FPDM); 1 = no guidance."
 _NOISE = "shared (default): every frame starts from the same noise (steady appearance); independent; mixed."
 _SMOOTH = "Temporal smoothing of the latents at the noisy steps, 0..1 (0 = off; default 0.5)."
 _SEED = "Random seed (default 0): same seed, same output on the same device."
+_SAMPLER = "Sampler: ddpm, ddim, dpm++ or unipc (default: the model's)."
+_PRECISION = "UNet precision: auto (bf16 where the CPU or GPU runs it natively, else fp32), fp32, bf16, fp16."
 
 
 def synthesize(
@@ -33,6 +35,8 @@ def synthesize(
     model: Optional[Path] = typer.Option(None, "--model", help=_MODEL),
     steps: Optional[int] = typer.Option(None, "--steps", help=_STEPS),
     guidance: Optional[float] = typer.Option(None, "--guidance", help=_GUIDANCE),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help=_SAMPLER),
+    precision: Optional[str] = typer.Option(None, "--precision", help=_PRECISION),
     seed: Optional[int] = typer.Option(None, "--seed", help=_SEED),
     device: str = typer.Option("auto", "--device", help=_DEVICE),
     retarget: bool = typer.Option(True, "--retarget/--no-retarget", help="Fit the pose to the person found in the picture (MediaPipe)."),
@@ -43,7 +47,8 @@ def synthesize(
     from ..rendering.inputs import sample_paths
 
     pictures = run(source, pose, num_samples=num_samples, output=output, frame=frame, model=model, steps=steps,
-                   guidance=guidance, seed=seed, device=device, retarget=retarget, progress=not quiet)
+                   guidance=guidance, sampler=sampler, precision=precision, seed=seed, device=device, retarget=retarget,
+                   progress=not quiet)
     paths = sample_paths(output, num_samples)
     h, w = pictures[0].shape[:2]
     names = str(paths[0]) if len(paths) == 1 else f"{paths[0]} .. {paths[-1]}"
@@ -61,6 +66,8 @@ def render(
     fps: Optional[float] = typer.Option(None, "--fps", help="Output frame rate (the motion is resampled; default: the motion's)."),
     steps: Optional[int] = typer.Option(None, "--steps", help=_STEPS),
     guidance: Optional[float] = typer.Option(None, "--guidance", help=_GUIDANCE),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help=_SAMPLER),
+    precision: Optional[str] = typer.Option(None, "--precision", help=_PRECISION),
     fusion_guidance: Optional[float] = typer.Option(None, "--fusion-guidance", help="A separate weight for the fusion-embedding term (default: the same as --guidance)."),
     seed: Optional[int] = typer.Option(None, "--seed", help=_SEED),
     device: str = typer.Option("auto", "--device", help=_DEVICE),
@@ -79,7 +86,8 @@ def render(
     if poses is not None and glosses is not None:
         raise InputError("give either --poses or --glosses, not both")
     out = run(source, poses, glosses=glosses, lexicon=lexicon, language=language, output=output, model=model,
-              steps=steps, guidance=guidance, fusion_guidance=fusion_guidance, seed=seed, device=device, noise=noise, smoothing=smoothing,
+              steps=steps, guidance=guidance, fusion_guidance=fusion_guidance, sampler=sampler, precision=precision,
+              seed=seed, device=device, noise=noise, smoothing=smoothing,
               retarget=retarget, side_by_side=side_by_side, fps=fps, progress=not quiet)
     n, rate, w, h = video_info(out)
     console.print(Text(f"wrote {out}: {n} frames, {rate:g} fps, {w}x{h}"))
@@ -94,6 +102,8 @@ def export(
     model: Optional[Path] = typer.Option(None, "--model", help=_MODEL),
     steps: Optional[int] = typer.Option(None, "--steps", help=_STEPS),
     guidance: Optional[float] = typer.Option(None, "--guidance", help=_GUIDANCE),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help=_SAMPLER),
+    precision: Optional[str] = typer.Option(None, "--precision", help=_PRECISION),
     seed: Optional[int] = typer.Option(None, "--seed", help=_SEED + " The same for every clip."),
     device: str = typer.Option("auto", "--device", help=_DEVICE + " Under accelerate launch, auto takes cuda:LOCAL_RANK."),
     noise: Optional[str] = typer.Option(None, "--noise", help=_NOISE),
@@ -111,7 +121,8 @@ def export(
     if (prepared is None) == (jobs is None):
         raise InputError("give either PREPARED or --jobs FILE")
     the_shard = ex.parse_shard(shard) if shard is not None else ex.shard_from_env()
-    settings = Settings.given(steps=steps, guidance=guidance, seed=seed, noise=noise, smoothing=smoothing)
+    settings = Settings.given(steps=steps, guidance=guidance, sampler=sampler, precision=precision, seed=seed,
+                              noise=noise, smoothing=smoothing)
     check_output_folder(output)
     model_dir, dev = resolve_model(model), _device_for_rank(device)
     clip_jobs = ex.jobs_from_prepared(prepared, split) if prepared is not None else ex.jobs_from_jsonl(jobs, retarget)

@@ -17,6 +17,10 @@ from typing import Any
 from ..errors import InputError
 
 NOISE_MODES = ("shared", "independent", "mixed")
+SAMPLERS = ("ddpm", "ddim", "dpm++", "unipc")
+"""diffusers schedulers by name (`schedulers.make_sampler`); all use the bundle's noise schedule."""
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+"""The UNet's precision; "auto" is bf16 on CPUs with native bf16 and on CUDA, else fp32."""
 
 
 @dataclass(frozen=True)
@@ -26,6 +30,8 @@ class Settings:
     steps: int | None = None  # denoising steps; None: the model's
     guidance: float | None = None  # FPDM's w; None: the model's; 1 = no guidance
     fusion_guidance: float | None = None  # a separate weight of FPDM's fusion term; None: the same as guidance
+    sampler: str | None = None  # one of SAMPLERS; None: the model's
+    precision: str = "auto"  # one of PRECISIONS
     seed: int = 0
     noise: str = "shared"  # shared | independent | mixed (see sampler.FrameNoise)
     mix: float = 0.5  # shared variance fraction of "mixed" noise
@@ -42,6 +48,10 @@ class Settings:
             value = getattr(self, name)
             if value is not None and not (isinstance(value, (int, float)) and value >= 0 and math.isfinite(value)):
                 raise InputError(f"--{name.replace('_', '-')} must be >= 0, got {value}")
+        if self.sampler is not None and self.sampler not in SAMPLERS:
+            raise InputError(f"--sampler must be one of {', '.join(SAMPLERS)}, got {self.sampler!r}")
+        if self.precision not in PRECISIONS:
+            raise InputError(f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.noise not in NOISE_MODES:
             raise InputError(f"--noise must be one of {', '.join(NOISE_MODES)}, got {self.noise!r} "
                              "(an unknown noise mode)")
@@ -61,10 +71,11 @@ class Settings:
         return cls(**{k: v for k, v in options.items() if v is not None})
 
     def for_model(self, meta: Any) -> "Settings":
-        """These settings with the model's own steps and guidance where none were given."""
+        """These settings with the model's own steps, guidance and sampler where none were given."""
         return dataclasses.replace(
             self, steps=int(meta.steps) if self.steps is None else self.steps,
-            guidance=float(meta.guidance) if self.guidance is None else self.guidance)
+            guidance=float(meta.guidance) if self.guidance is None else self.guidance,
+            sampler=str(meta.sampler) if self.sampler is None else self.sampler)
 
     def for_frames(self, num_frames: int) -> "Settings":
         """The window and overlap a clip of `num_frames` frames can use (a short clip is one window)."""
