@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "signgen"
 LAYERS = [
-    {"errors", "base", "video", "geometry", "config"},
+    {"errors", "limits", "base", "video", "geometry", "config"},
     {"pose"},
     {"synth", "data", "eval"},
     {"models"},
