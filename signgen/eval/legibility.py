@@ -190,9 +190,9 @@ def train_classifier(data: LabelledCrops, *, steps: int = 3000, batch: int = 128
     g = torch.Generator().manual_seed(seed)
     bar = None
     if progress:
-        from rich.progress import Progress
+        from ..base.progress import progress_bar
 
-        bar = Progress(transient=True)
+        bar = progress_bar()
         bar.start()
         task = bar.add_task("legibility classifier", total=steps)
     model.train()
