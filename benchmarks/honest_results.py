@@ -26,22 +26,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from signgen.eval.report import evaluate, find_clips, read_poses
+from signgen.eval.report import evenly_spaced, find_clips, overall_scores, read_poses
 from signgen.pose.draw import draw_pose
 from signgen.rendering.export import export, jobs_from_prepared
-from signgen.rendering.pipeline import Renderer, Settings
-
-KEYS = ("ssim", "ssim_region", "psnr", "psnr_region", "psnr_frame_mean", "psnr_frame_mean_region",
-        "flicker", "flicker_region", "warping_error", "warping_error_region")
-
-
-def spread(items: list, n: int) -> list:
-    """n items evenly spaced through the list (clips are sorted by name, which mixes signers and kinds)."""
-    if len(items) <= n:
-        return items
-    step = len(items) / n
-    return [items[int(i * step)] for i in range(n)]
-
+from signgen.rendering.pipeline import Renderer
+from signgen.rendering.settings import Settings
 
 def baseline(gt_root: Path, out: Path, kind: str) -> Path:
     """Predictions that need no model: the source frame copied, or the target pose drawn."""
@@ -60,11 +49,6 @@ def baseline(gt_root: Path, out: Path, kind: str) -> Path:
     return out
 
 
-def scores(pred: Path, gt: Path) -> dict:
-    overall = evaluate(pred, gt)["overall"]
-    return {k: (None if overall.get(k) is None else round(float(overall[k]), 4)) for k in KEYS}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
@@ -79,7 +63,7 @@ def main() -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = spread(sorted(jobs_from_prepared(args.data, args.split), key=lambda j: j.id), args.clips)
+    jobs = evenly_spaced(sorted(jobs_from_prepared(args.data, args.split), key=lambda j: j.id), args.clips)
     renderer = Renderer.load(args.model, args.device)
     variants = {  # name: (renderer, settings)
         "full": (renderer, Settings(steps=args.steps)),
@@ -94,10 +78,10 @@ def main() -> None:
         done = export(jobs, out / name, model, settings)
         if done["frames"]:
             timing[name] = round((time.perf_counter() - start) / done["frames"], 4)
-        results[name] = scores(out / name / "pred", out / name / "gt")
+        results[name] = overall_scores(out / name / "pred", out / name / "gt")
     gt = out / "full" / "gt"
-    results["copy_source"] = scores(baseline(gt, out / "copy_source", "copy"), gt)
-    results["pose_only"] = scores(baseline(gt, out / "pose_only", "pose"), gt)
+    results["copy_source"] = overall_scores(baseline(gt, out / "copy_source", "copy"), gt)
+    results["pose_only"] = overall_scores(baseline(gt, out / "pose_only", "pose"), gt)
     frames = sum(len(c) for c in find_clips(gt).values())
     print(json.dumps({
         "benchmark": "honest_results", "model": str(args.model), "split": args.split,

@@ -3,7 +3,7 @@
 Prints ONE JSON line: per method (uniform flat start, learned alignment, and a lexicon cut at the
 true boundaries as the floor) the mean gloss-boundary error in frames on the training sentences
 and the DTW mean joint error (px, common 256x256 framing) of tracks stitched from the lexicon
-against the held-out test sentences. See data_prep/lexicon_eval.py for the definitions.
+against the held-out test sentences. See signgen/prep/lexicon_eval.py for the definitions.
 
     python benchmarks/lexicon_alignment.py --work /tmp/lexbench
 """
@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--iterations", type=int, default=5)
     args = ap.parse_args()
 
-    from data_prep.lexicon_eval import evaluate_lexicon_alignment
+    from signgen.prep.lexicon_eval import evaluate_lexicon_alignment
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from signgen.eval import temporal
-from signgen.rendering.pipeline import Renderer, Settings
+from signgen.rendering.pipeline import Renderer
+from signgen.rendering.settings import Settings
 from signgen.rendering.random_bundle import random_bundle
 
 SIZE = 64
@@ -35,7 +36,7 @@ def ground_truth(frames: int, seed: int):
 
     from signgen.synth.identity import Identity
     from signgen.synth.motion import fingerspelling_track
-    from signgen.synth.render import render_frame
+    from signgen.synth.painter import paint_signer
 
     lex = Path(spoken_to_signed.__file__).parent / "assets" / "fingerspelling_lexicon"
     with open(lex / "index.csv", newline="", encoding="utf-8") as f:
@@ -48,7 +49,7 @@ def ground_truth(frames: int, seed: int):
         more = fingerspelling_track(who, lex / r["path"], width=SIZE, height=SIZE)
         track = track.concatenate([track, more.copy(fps=track.fps)])
     track = track.slice(0, frames)
-    gt = np.stack([render_frame(who, track.xy[t], track.conf[t], SIZE, SIZE) for t in range(frames)])
+    gt = np.stack([paint_signer(who, track.xy[t], track.conf[t], SIZE, SIZE) for t in range(frames)])
     return gt, track
 
 

@@ -1,69 +1,85 @@
-"""Choose a bundle's default sampler and guidance weight on held-out *dev* clips (never test).
+"""Choose a bundle's default sampler, steps and guidance on held-out *dev* clips (never test).
 
-Renders a few dev clips (first frame as source, every frame's pose as target) with each
-combination of `--samplers` and `--guidance`, scores them with `signgen eval`'s metrics and
-prints one JSON line per combination, then the best by whole-frame SSIM (within 0.001 of the
-best is a tie, which PSNR breaks). With `--write`, the
-best sampler and weight become the bundle's defaults (its scheduler config and meta), with the
-dev scores recorded in the meta, so the choice is visible in the bundle itself.
+Renders the first `--frames` frames of a few dev clips (first frame as source, every frame's
+pose as target) with the bundle's current defaults (the reference) and with each combination of
+`--samplers`, `--steps` and `--guidance`, scores them with `signgen eval`'s metrics and prints
+one JSON line each. The choice is the cheapest combination (fewest steps, then best SSIM) whose
+dev scores are equal to the reference's: SSIM within `--ssim-tol` (0.005) and PSNR within
+`--psnr-tol` dB (0.3). With `--write` it becomes the bundle's defaults (meta sampler, steps,
+guidance), with the dev scores in the meta, so the choice is visible in the bundle itself.
 
-    python scripts/choose_sampling.py --model runs/diffusion/bundle --data prepared --clips 2 \
-        --samplers ddpm ddim --guidance 1.0 1.5 --out /tmp/choose [--write]
+    python scripts/choose_sampling.py --model signgen/assets/default-model --data prepared \
+        --clips 3 --frames 24 --samplers dpm++ unipc ddim --steps 4 6 8 --guidance 1.0 --out /tmp/choose [--write]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "benchmarks"))
+from signgen.eval.report import evenly_spaced, overall_scores
+from signgen.rendering.export import export, jobs_from_prepared
+from signgen.rendering.pipeline import Renderer
+from signgen.rendering.settings import SAMPLERS, Settings
 
-from honest_results import scores, spread  # noqa: E402
 
-from signgen.models.bundle import make_scheduler  # noqa: E402
-from signgen.rendering.export import export, jobs_from_prepared  # noqa: E402
-from signgen.rendering.pipeline import Renderer, Settings  # noqa: E402
-
-SCHEDULERS = {"ddpm": "DDPMScheduler", "ddim": "DDIMScheduler"}
+def first_frames(job, n: int):
+    """The job cut to its first `n` target frames (and their ground truth)."""
+    poses = job.poses.slice(0, min(n, job.poses.num_frames))
+    return dataclasses.replace(job, poses=poses, gt_frames=job.gt_frames[: poses.num_frames])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True)
     ap.add_argument("--data", required=True)
-    ap.add_argument("--clips", type=int, default=2)
-    ap.add_argument("--samplers", nargs="+", default=["ddpm", "ddim"], choices=sorted(SCHEDULERS))
-    ap.add_argument("--guidance", nargs="+", type=float, default=[1.0, 1.5, 2.0])
+    ap.add_argument("--clips", type=int, default=3)
+    ap.add_argument("--frames", type=int, default=24, help="first frames of each clip")
+    ap.add_argument("--samplers", nargs="+", default=["dpm++", "unipc", "ddim"], choices=SAMPLERS)
+    ap.add_argument("--steps", nargs="+", type=int, default=[4, 6, 8])
+    ap.add_argument("--guidance", nargs="+", type=float, default=None, help="default: the bundle's")
+    ap.add_argument("--precision", default="auto")
+    ap.add_argument("--ssim-tol", type=float, default=0.005)
+    ap.add_argument("--psnr-tol", type=float, default=0.3)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--write", action="store_true", help="make the best the bundle's defaults")
+    ap.add_argument("--write", action="store_true", help="make the choice the bundle's defaults")
     args = ap.parse_args()
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = spread(sorted(jobs_from_prepared(args.data, "dev"), key=lambda j: j.id), args.clips)
+    jobs = [first_frames(j, args.frames)
+            for j in evenly_spaced(sorted(jobs_from_prepared(args.data, "dev"), key=lambda j: j.id), args.clips)]
     renderer = Renderer.load(args.model, "cpu")
-    base = dict(renderer.bundle.scheduler.config)
+    meta = renderer.bundle.meta
+    export(jobs, out / "reference", renderer, Settings(precision="fp32"))
+    ref = overall_scores(out / "reference" / "pred", out / "reference" / "gt")
+    print(json.dumps({"reference": f"{meta.sampler} {meta.steps} steps w={meta.guidance:g} fp32", **ref}), flush=True)
     found = {}
     for sampler in args.samplers:
-        renderer.bundle.scheduler = make_scheduler({**base, "_class_name": SCHEDULERS[sampler]})
-        for w in args.guidance:
-            name = f"{sampler}-w{w:g}"
-            export(jobs, out / name, renderer, Settings(guidance=w))
-            found[name] = (sampler, w, scores(out / name / "pred", out / name / "gt"))
-            print(json.dumps({"sampler": sampler, "guidance": w, **found[name][2]}), flush=True)
-    top = max(v[2]["ssim"] for v in found.values())  # SSIM within 0.001 of the best is a tie: PSNR decides
-    best = max((k for k, v in found.items() if v[2]["ssim"] >= top - 0.001), key=lambda k: found[k][2]["psnr"])
-    sampler, w, _ = found[best]
-    summary = ", ".join(f"{k} SSIM {v[2]['ssim']:.3f} PSNR {v[2]['psnr']:.2f}" for k, v in found.items())
+        for steps in args.steps:
+            for w in args.guidance or [meta.guidance]:
+                name = f"{sampler}-{steps}-w{w:g}"
+                export(jobs, out / name, renderer, Settings(sampler=sampler, steps=steps, guidance=w,
+                                                            precision=args.precision))
+                found[name] = (sampler, steps, w, overall_scores(out / name / "pred", out / name / "gt"))
+                print(json.dumps({"sampler": sampler, "steps": steps, "guidance": w, **found[name][3]}), flush=True)
+    equal = {k: v for k, v in found.items()
+             if v[3]["ssim"] >= ref["ssim"] - args.ssim_tol and v[3]["psnr"] >= ref["psnr"] - args.psnr_tol}
+    if not equal:
+        print(json.dumps({"best": None, "why": "no combination matches the reference on dev"}))
+        return
+    best = min(equal, key=lambda k: (equal[k][1], -equal[k][3]["ssim"]))
+    sampler, steps, w, sc = found[best]
+    summary = (f"{best}: SSIM {sc['ssim']:.3f} PSNR {sc['psnr']:.2f} dB vs {meta.sampler}-{meta.steps}: "
+               f"SSIM {ref['ssim']:.3f} PSNR {ref['psnr']:.2f} dB")
     print(json.dumps({"best": best, "dev": summary}))
     if args.write:  # the loaded bundle is float32 on the CPU: save it as it is, with the choice
         bundle = renderer.bundle
-        bundle.scheduler = make_scheduler({**base, "_class_name": SCHEDULERS[sampler]})
-        bundle.meta.sampler, bundle.meta.guidance = sampler, w
-        bundle.meta.extra = {**bundle.meta.extra, "sampling_chosen_on": f"dev ({len(jobs)} clips): {summary}"}
+        bundle.meta.sampler, bundle.meta.steps, bundle.meta.guidance = sampler, steps, w
+        clips = f"dev ({len(jobs)} clips x {args.frames} frames)"
+        bundle.meta.extra = {**bundle.meta.extra, "sampling_chosen_on": f"{clips}: {summary}"}
         bundle.save(args.model)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from signgen.pose.io import write_gloss_sequence, write_pose, write_track, GlossSequence
-from signgen.synth import Identity, Vocabulary, canonical_pose_for, render_frame
+from signgen.synth import Identity, Vocabulary, canonical_pose_for, paint_signer
 from signgen.synth.motion import body_for
 
 OUT = Path(__file__).resolve().parent.parent / "examples"
@@ -26,7 +26,7 @@ def main() -> None:
     identities = [Identity.sample(seed) for seed in EXAMPLE_SEEDS]
     for k, identity in enumerate(identities, 1):
         xy, conf = canonical_pose_for(identity, "upper", WIDTH, HEIGHT)
-        Image.fromarray(render_frame(identity, xy, conf, WIDTH, HEIGHT)).save(OUT / f"signer-{k}.png")
+        Image.fromarray(paint_signer(identity, xy, conf, WIDTH, HEIGHT)).save(OUT / f"signer-{k}.png")
 
     # A keypoint track: a sentence of the procedural vocabulary (its own seed, unseen glosses order).
     vocab = Vocabulary.sample(900_000, size=12)

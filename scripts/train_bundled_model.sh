@@ -65,7 +65,13 @@ for run in runs/diffusion runs/diffusion-alone; do
         $run/bundle runs/vae-dec
 done
 python $REPO/scripts/choose_sampling.py --model runs/diffusion/bundle --data prepared --clips 2 \
-    --samplers ddpm --guidance 1.0 1.5 --out runs/choose --write
+    --frames 400 --samplers ddpm --steps 20 --guidance 1.0 1.5 --out runs/choose --write
+# the sampler and steps (README: Rendering speed), on the dev clips of a world no model saw
+signgen prep synthetic -o data-speed/synthetic --signers 12 --sentences 2 --fingerspelling 1 --size 64x64 --seed 2
+signgen prep phoenix data-speed/synthetic/PHOENIX-2014-T -o data-speed/prepared \
+    --keypoints data-speed/synthetic/groundtruth/phoenix --pairs 100
+python $REPO/scripts/choose_sampling.py --model runs/diffusion/bundle --data data-speed/prepared --clips 3 \
+    --frames 24 --samplers dpm++ unipc ddim --steps 3 4 6 8 --out runs/choose-speed --write
 python $REPO/benchmarks/honest_results.py --model runs/diffusion/bundle --stage2-alone runs/diffusion-alone/bundle \
     --data prepared --split test --clips 5 --out runs/honest
 echo "model: $W/runs/diffusion/bundle (copy it to signgen/assets/default-model)"

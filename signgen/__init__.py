@@ -4,13 +4,9 @@
 (`signgen.api`); they load torch only when first called, so `import signgen` stays light.
 """
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-try:
-    __version__ = version("signgen")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0+local"
+from .base.version import __version__
 
 __all__ = ["__version__", "render", "synthesize"]
 

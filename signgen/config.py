@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from .errors import InputError
-from .pose.io import atomic_write_bytes
+from .base.files import atomic_write_bytes
 
 __all__ = [
     "DataConfig", "ModelConfig", "StageConfig", "TrainConfig", "SampleConfig", "Config",
@@ -99,12 +99,13 @@ class TrainConfig:
 
 @dataclass
 class SampleConfig:
-    """Sampling defaults stored in the exported bundle, and the preview grids' settings."""
+    """Sampling defaults stored in the exported bundle (None: `BundleMeta`'s, FPDM's 20 DDPM
+    steps and w = 2.0), and the preview grids' settings."""
 
-    steps: int = 20  # FPDM: 20 sampling steps
-    guidance: float = 2.0  # FPDM: w = 2.0 for both guidance terms
-    sampler: str = "ddpm"  # the bundle's default sampler name
-    preview_steps: int = 10  # DDIM steps for the sample grids written during training
+    steps: int | None = None  # the bundle's default denoising steps
+    guidance: float | None = None  # the bundle's default guidance weight w
+    sampler: str | None = None  # the bundle's default sampler name
+    preview_steps: int | None = None  # steps of the sample grids written during training; None: the bundle's
     preview_count: int = 4  # rows in a sample grid
 
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from data_prep.lexicon_eval import boundary_errors, dtw_mean_error, track_error
+from signgen.prep.lexicon_eval import boundary_errors, dtw_mean_error, track_error
 from signgen.pose.layouts import canonical as C
 from signgen.pose.track import PoseTrack
 
@@ -66,7 +66,7 @@ def test_boundary_errors_read_alignment_json(tmp_path):
 def test_evaluate_lexicon_alignment_end_to_end(tmp_path):
     """The benchmark's function on a tiny synthetic release (4-gloss vocabulary so that the
     held-out sentences' glosses all occur in training)."""
-    from data_prep.lexicon_eval import evaluate_lexicon_alignment
+    from signgen.prep.lexicon_eval import evaluate_lexicon_alignment
 
     r = evaluate_lexicon_alignment(tmp_path, num_signers=3, sentences_per_signer=4, vocabulary_size=4, iterations=3)
     assert r["train_sentences"] == 4 and r["test_sentences"] >= 1

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import signgen.api as api
+from signgen.rendering import inputs
 from signgen.errors import InputError
 from signgen.pose.track import PoseTrack
 
@@ -49,16 +50,16 @@ def test_checks_happen_before_any_frame_is_pulled(bundle, tmp_path):
 
 
 def test_load_motion_resamples_and_refuses_invisible_tracks():
-    t = api.load_motion(_track(12), fps=6)
+    t = inputs.load_motion(_track(12), fps=6)
     assert t.fps == 6 and t.num_frames == 6
     empty = _track(3).copy(conf=np.zeros((3, 128), np.float32))
     with pytest.raises(InputError, match="no keypoint is visible"):
-        api.load_motion(empty)
+        inputs.load_motion(empty)
 
 
 def test_sample_paths():
-    assert api.sample_paths("a/out.png", 1) == [Path("a/out.png")]
-    assert api.sample_paths("a/out.png", 2) == [Path("a/out-0.png"), Path("a/out-1.png")]
+    assert inputs.sample_paths("a/out.png", 1) == [Path("a/out.png")]
+    assert inputs.sample_paths("a/out.png", 2) == [Path("a/out-0.png"), Path("a/out-1.png")]
 
 
 def test_top_level_api_is_the_library_api():

@@ -45,7 +45,7 @@ def test_render_examples_without_model_flag(cli, tmp_path):
     n, shape, frames = _frames(out)
     assert n >= 5 and shape == (256, 256, 3)
     # A signer, not noise or a flat frame: the output keeps the source's colours and moves.
-    from signgen.data.prepared import read_image
+    from signgen.base.images import read_image
 
     src = read_image(EXAMPLES / "signer-1.png").astype(np.float32)
     mean = frames.astype(np.float32).mean(axis=0)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from signgen.data.prepared import read_image
+from signgen.base.images import read_image
 from signgen.pose.io import GlossSequence, read_sequence
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -224,7 +224,7 @@ def test_bad_arguments(tmp_path, shifted_video):
 def test_read_image_scales_16bit_grey(tmp_path):
     from PIL import Image
 
-    from signgen.pose.extract import read_image
+    from signgen.base.images import read_image
 
     grey = np.linspace(0, 65535, 64 * 32).reshape(32, 64).astype(np.uint16)
     path = tmp_path / "deep.png"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from signgen.rendering.guidance import GuidedDenoiser, combine_guidance
+from signgen.rendering.guidance import GuidedDenoiser, branch_weights, combine_guidance
 
 
 def three(seed: int = 0):
@@ -34,18 +34,36 @@ def test_separate_fusion_weight():
 def test_guided_denoiser_passes_inputs_and_combines():
     u, sp, full = three(3)
     seen = {}
+    by_name = {"uncond": u, "src_pose": sp, "full": full}
 
-    def branches(x, t, frame_index):
-        seen.update(x=x, t=t, idx=frame_index)
-        return u * x, sp * x, full * x
+    def branches(x, t, frame_index, names):
+        seen.update(x=x, t=t, idx=frame_index, names=names)
+        return tuple(by_name[n] * x for n in names)
 
     x = torch.full((2, 4, 3, 3), 2.0)
     t = torch.tensor(500)
     idx = torch.tensor([4, 5])
-    out = GuidedDenoiser(branches, w=2.0)(x, t, idx)
+    out = GuidedDenoiser(branches, branch_weights(2.0))(x, t, idx)
     assert seen["x"] is x and seen["t"] is t and seen["idx"] is idx
     torch.testing.assert_close(out, 2 * (u + 2 * (full - u)))
-    torch.testing.assert_close(GuidedDenoiser(branches, w=1.0)(x, t, idx), 2 * full)
+    torch.testing.assert_close(GuidedDenoiser(branches, branch_weights(1.0))(x, t, idx), 2 * full)
+    assert seen["names"] == ("full",)  # w = 1: the one branch that matters, alone
+    torch.testing.assert_close(GuidedDenoiser(branches, branch_weights(2.0, 1.5))(x, t, idx),
+                               2 * combine_guidance(u, sp, full, 2.0, 1.5))
+    assert seen["names"] == ("uncond", "src_pose", "full")
+
+
+def test_branch_weights_leave_out_what_cancels():
+    assert branch_weights(1.0) == {"full": 1.0}
+    assert branch_weights(0.0) == {"uncond": 1.0}
+    assert branch_weights(2.0) == {"uncond": -1.0, "full": 2.0}
+    assert branch_weights(2.0, 0.0) == {"uncond": -1.0, "src_pose": 2.0}  # fusion term off: two branches
+    assert branch_weights(2.0, 3.0) == {"uncond": -1.0, "src_pose": -1.0, "full": 3.0}
+    assert branch_weights(2.0, 3.0, uses_fusion=False) == {"uncond": -1.0, "full": 2.0}
+    for w, wf in ((2.0, None), (1.5, 0.5), (3.0, 1.0)):
+        u, sp, full = three(4)
+        got = sum(v * {"uncond": u, "src_pose": sp, "full": full}[k] for k, v in branch_weights(w, wf).items())
+        torch.testing.assert_close(got, combine_guidance(u, sp, full, w, wf))
 
 
 def test_guided_sampling_extrapolates_toward_the_full_condition():
@@ -54,6 +72,7 @@ def test_guided_sampling_extrapolates_toward_the_full_condition():
     from diffusers import DDIMScheduler
 
     from signgen.rendering.sampler import sample_video
+    from signgen.rendering.settings import Settings
 
     sched = DDIMScheduler(clip_sample=False)
     abar = sched.alphas_cumprod
@@ -65,10 +84,12 @@ def test_guided_sampling_extrapolates_toward_the_full_condition():
         a = abar[int(t)]
         return (x - a.sqrt() * target[idx]) / (1 - a).sqrt()
 
-    def branches(x, t, idx):
-        return eps_for(mu_u, x, t, idx), eps_for(mu_sp, x, t, idx), eps_for(mu_full, x, t, idx)
+    def branches(x, t, idx, names):
+        mus = {"uncond": mu_u, "src_pose": mu_sp, "full": mu_full}
+        return tuple(eps_for(mus[n], x, t, idx) for n in names)
 
     for w in (1.0, 2.0):
-        out = torch.stack(list(sample_video(GuidedDenoiser(branches, w=w), T, shape, sched, steps=6, window=3,
-                                            overlap=1, generator=torch.Generator().manual_seed(1))))
+        out = torch.stack(list(sample_video(GuidedDenoiser(branches, branch_weights(w)), T, shape, sched,
+                                            Settings(steps=6, window=3, overlap=1),
+                                            generator=torch.Generator().manual_seed(1))))
         torch.testing.assert_close(out, mu_u + w * (mu_full - mu_u), atol=1e-4, rtol=0)

@@ -153,7 +153,7 @@ def png_header(width: int, height: int) -> bytes:
 
 @pytest.mark.parametrize("size", [(100_000, 100_000), (20_000, 20_000), (9000, 9000)])
 def test_decompression_bombs_are_refused(tmp_path, size):
-    from signgen.data.prepared import read_image as read_frame
+    from signgen.base.images import read_image as read_frame
     from signgen.pose.extract import read_image
 
     path = tmp_path / "bomb.png"

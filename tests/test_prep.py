@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_prep.common import every_frame_pairs, numbering_gap, training_pairs
-from data_prep.keypoints import read_coco_wholebody_json
+from signgen.prep.common import every_frame_pairs, numbering_gap, training_pairs
+from signgen.prep.keypoints import read_coco_wholebody_json
 from signgen.data.prepared import Clip, PreparedDataset
 from signgen.pose.io import read_npz
 from signgen.pose.layouts import canonical as C
@@ -51,7 +51,7 @@ def coco_dir(release, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def prepared(release, coco_dir, tmp_path_factory) -> Path:
-    from data_prep.phoenix import prepare_phoenix
+    from signgen.prep.phoenix import prepare_phoenix
 
     out = tmp_path_factory.mktemp("prepared") / "p"
     prepare_phoenix(release / "PHOENIX-2014-T", out, keypoints=coco_dir, num_pairs=300, seed=1, progress=False)
@@ -103,7 +103,7 @@ def test_phoenix_pairs_follow_fpdm_protocol(prepared):
 
 
 def test_phoenix_rerun_skips_finished_clips(release, coco_dir, prepared):
-    from data_prep.phoenix import prepare_phoenix
+    from signgen.prep.phoenix import prepare_phoenix
 
     poses = sorted((prepared / "poses").glob("*.npz"))
     before = {p: p.stat().st_mtime_ns for p in poses}
@@ -168,7 +168,7 @@ def test_not_a_release_is_exit_2_one_line(tmp_path, cli):
 
 def test_phoenix_with_mediapipe_extraction(release, tmp_path):
     """MediaPipe on a one-clip, three-frame release: the signer's shoulders land near the truth."""
-    from data_prep.phoenix import prepare_phoenix
+    from signgen.prep.phoenix import prepare_phoenix
 
     row = _corpus(release, "train")[0]
     name = row[0]
@@ -245,7 +245,7 @@ def test_prep_synthetic_cli(tmp_path, cli):
 
 
 def test_prep_synthetic_size(tmp_path, cli):
-    from signgen.data.prepared import read_image
+    from signgen.base.images import read_image
 
     code, _, _ = cli("prep", "synthetic", "-o", tmp_path / "syn", "--signers", "2", "--sentences", "1",
                      "--size", "64x48", "--no-progress")
@@ -261,7 +261,7 @@ def test_prep_synthetic_size(tmp_path, cli):
 def test_deepfashion_missing_points_and_broken_image(tmp_path):
     from PIL import Image
 
-    from data_prep.deepfashion import prepare_deepfashion
+    from signgen.prep.deepfashion import prepare_deepfashion
 
     raw = tmp_path / "raw"
     (raw / "train").mkdir(parents=True)
@@ -320,7 +320,7 @@ def test_pair_helpers():
 
 
 def test_keypoint_file_lookup_and_npy(tmp_path):
-    from data_prep.keypoints import find_keypoint_file, read_keypoint_file
+    from signgen.prep.keypoints import find_keypoint_file, read_keypoint_file
 
     pts = np.zeros((4, 133, 3), np.float32)
     pts[..., :2], pts[..., 2] = 50.0, 1.0

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from signgen.data.prepared import Clip, Pair, PreparedDataset, read_image
+from signgen.base.images import read_image
+from signgen.data.prepared import Clip, Pair, PreparedDataset
 from signgen.errors import InputError
 from signgen.pose import PoseTrack
 

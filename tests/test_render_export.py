@@ -21,7 +21,7 @@ def prepared(tiny_prepared) -> Path:
 
 
 def test_shards_partition_deterministically(monkeypatch):
-    jobs = [ex.ClipJob(id=f"k{i}", source=Path("x")) for i in (5, 1, 3, 2, 4)]
+    jobs = [ex.RenderJob(id=f"k{i}", source=Path("x")) for i in (5, 1, 3, 2, 4)]
     parts = [[j.id for j in ex.take_shard(jobs, (i, 3))] for i in range(3)]
     assert sorted(sum(parts, [])) == ["k1", "k2", "k3", "k4", "k5"]
     assert parts[0] == ["k1", "k4"] and parts == [[j.id for j in ex.take_shard(jobs[::-1], (i, 3))] for i in range(3)]

@@ -1,18 +1,25 @@
-"""The render pipeline's contracts: source encoded once, three branches in one UNet call,
-bounded per-frame state, streaming, and one consistent picture <-> model mapping."""
+"""The render pipeline's contracts: source encoded once, the guidance branches of nonzero weight
+in one UNet call, each frame encoded once, bounded per-frame state, streaming, one consistent
+picture <-> model mapping; and the speed levers: every sampler on target, bf16 near fp32,
+the parts timed."""
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from signgen.pose.track import PoseTrack
+from signgen.errors import InputError
 from signgen.geometry import Fit
-from signgen.rendering.pipeline import Renderer, Settings, _PoseConditions
+from signgen.models.device import auto_precision, autocast_context
+from signgen.pose.track import PoseTrack
+from signgen.rendering.pipeline import Renderer, _PoseConditions
+from signgen.rendering.sampler import sample_video
+from signgen.rendering.schedulers import make_sampler
+from signgen.rendering.settings import SAMPLERS, Settings
+from signgen.rendering.timing import recording, timed
 
 
 @pytest.fixture(scope="module")
@@ -112,10 +119,10 @@ def test_track_must_be_in_the_pictures_pixels(renderer):
 
 
 def test_settings_are_checked(renderer):
-    for bad, msg in ((Settings(steps=0), "--steps"), (Settings(smoothing=2.0), "--smoothing"),
-                     (Settings(guidance=-1.0), "--guidance")):
+    for bad, msg in (({"steps": 0}, "--steps"), ({"smoothing": 2.0}, "--smoothing"),
+                     ({"guidance": -1.0}, "--guidance")):
         with pytest.raises(Exception, match=msg):
-            renderer.render_video(_picture(), _track(3), bad)
+            renderer.render_video(_picture(), _track(3), Settings(**bad))
 
 
 def test_synthesize_samples_differ_and_repeat_with_the_seed(renderer):
@@ -135,7 +142,7 @@ def test_denoiser_wires_the_three_branches(renderer):
     cond = _PoseConditions(renderer, xy, track.conf, source, capacity=4)
     x = torch.randn(2, *renderer.latent_shape, generator=torch.Generator().manual_seed(0))
     t, idx = torch.tensor(500), torch.tensor([0, 2])
-    poses, fused = cond(idx)
+    poses, fused = cond.inputs(idx)
     stage2 = renderer.bundle.stage2
     with torch.no_grad():
         full = stage2(x, t, fused, source.tokens, poses, src_latents=source.latents)
@@ -174,10 +181,10 @@ def test_stage2_without_fusion_ignores_the_fusion_embedding(bundle):
     cond = _PoseConditions(alone, source.fit.points_to_model(track.xy), track.conf, source, capacity=4)
     x = torch.randn(2, *alone.latent_shape, generator=torch.Generator().manual_seed(0))
     t, idx = torch.tensor(500), torch.tensor([0, 2])
-    poses, fused = cond(idx)
+    poses, fused = cond.inputs(idx)
     other_fused = torch.nn.functional.normalize(torch.randn(fused.shape, generator=torch.Generator().manual_seed(1)),
                                                 dim=-1).to(fused.dtype)
-    other = lambda i: (poses, other_fused)  # noqa: E731  same poses, another fusion output
+    other = lambda i: alone.encode_frames(other_fused, poses)  # noqa: E731  same poses, another fusion output
     seen = []
     hook = alone.bundle.stage2.unet.register_forward_pre_hook(lambda m, a: seen.append(a[0].shape[0]))
     try:
@@ -194,11 +201,12 @@ def test_stage2_without_fusion_ignores_the_fusion_embedding(bundle):
             # The same bundle with the fusion path on does depend on it (so the check above can fail).
             p_src = plain.encode_source(_picture())
             p_cond = _PoseConditions(plain, p_src.fit.points_to_model(track.xy), track.conf, p_src, capacity=4)
-            p_other = lambda i: (p_cond(i)[0], other_fused)  # noqa: E731
+            p_other = lambda i: plain.encode_frames(other_fused, p_cond.inputs(i)[0])  # noqa: E731
             a, b = plain.denoiser(p_src, p_cond, 2.0)(x, t, idx), plain.denoiser(p_src, p_other, 2.0)(x, t, idx)
     finally:
         hook.remove()
-    assert seen == [4] * 6  # 2 frames x (uncond, src+pose) per call, even with a separate fusion weight
+    # 2 frames x (uncond, src+pose) per call, even with a separate fusion weight; w = 1: src+pose alone
+    assert seen == [4, 4, 2, 2, 4, 4]
     assert (a - b).abs().max() > 1e-4
 
 
@@ -236,3 +244,77 @@ def test_two_branch_guidance_equals_fpdm_three_branch(renderer):
         hook.remove()
     assert seen == [6, 6, 9, 9]  # 3 frames x 2 branches, then x 3 branches with a separate fusion weight
     assert any((a != b).any() for a, b in zip(two, three))
+
+
+def _unet_batches(renderer: Renderer, settings: Settings, frames: int = 4) -> list[int]:
+    seen = []
+    hook = renderer.bundle.stage2.unet.register_forward_pre_hook(lambda m, a: seen.append(a[0].shape[0]))
+    try:
+        list(renderer.render_video(_picture(), _track(frames), settings))
+    finally:
+        hook.remove()
+    return seen
+
+
+def test_guidance_one_runs_one_branch_and_weights_zero_are_skipped(renderer):
+    s = Settings(steps=2, window=4, overlap=0, batch_size=4)
+    assert set(_unet_batches(renderer, Settings(**{**s.__dict__, "guidance": 1.0}))) == {4}  # full only
+    assert set(_unet_batches(renderer, Settings(**{**s.__dict__, "guidance": 2.0}))) == {8}  # uncond + full
+    assert set(_unet_batches(renderer, Settings(**{**s.__dict__, "guidance": 2.0, "fusion_guidance": 0.0}))) == {8}
+    assert set(_unet_batches(renderer, Settings(**{**s.__dict__, "guidance": 2.0, "fusion_guidance": 3.0}))) == {12}
+
+
+def test_each_frame_is_encoded_once_not_per_step(renderer, monkeypatch):
+    stage2 = renderer.bundle.stage2
+    encoded = []
+    real = stage2.pose_embed.forward
+    monkeypatch.setattr(stage2.pose_embed, "forward", lambda x: (encoded.append(x.shape[0]), real(x))[1])
+    list(renderer.render_video(_picture(), _track(6), Settings(steps=5, window=6, overlap=0)))
+    assert sum(encoded) == 6  # 6 frames, 5 steps: once per frame
+
+
+@pytest.mark.parametrize("name", SAMPLERS)
+def test_every_sampler_keeps_the_schedule_and_lands_on_the_target(name):
+    schedule = {"_class_name": "DDPMScheduler", "num_train_timesteps": 1000, "beta_schedule": "linear",
+                "prediction_type": "sample", "clip_sample": False}
+    sched = make_sampler(name, schedule)
+    assert sched.config.prediction_type == "sample" and sched.config.num_train_timesteps == 1000
+    target = torch.linspace(-0.5, 0.5, 5)[:, None, None, None].expand(5, 2, 4, 4)
+    # A perfect clean-sample predictor: every sampler must return it, with shared-noise smoothing on.
+    den = lambda x, t, idx: target[idx]  # noqa: E731
+    out = torch.stack(list(sample_video(den, 5, (2, 4, 4), sched, Settings(steps=4, window=3, overlap=1,
+                                                                             smoothing=0.5))))
+    tol = 0.1 if name == "ddpm" else 1e-3  # DDPM's last step keeps a little noise
+    assert (out - target).abs().mean() < tol
+    with pytest.raises(InputError, match="unknown sampler"):
+        make_sampler("euler", schedule)
+
+
+def test_sampler_and_precision_are_checked_settings():
+    with pytest.raises(InputError, match="--sampler must be one of"):
+        Settings(sampler="euler")
+    with pytest.raises(InputError, match="--precision must be one of"):
+        Settings(precision="int8")
+
+
+def test_bf16_stays_close_to_fp32(renderer):
+    s = Settings(steps=3, sampler="ddim", window=4, overlap=0)
+    a = np.stack(list(renderer.render_video(_picture(), _track(4), s)))
+    b = np.stack(list(renderer.render_video(_picture(), _track(4), Settings(**{**s.__dict__, "precision": "bf16"}))))
+    c = np.stack(list(renderer.render_video(_picture(), _track(4), Settings(**{**s.__dict__, "precision": "fp32"}))))
+    exact = a if renderer.precision(s) == "fp32" else c
+    assert np.abs(b.astype(np.float32) - exact).mean() < 3.0  # of 255
+    assert auto_precision(torch.device("cpu"), torch.float16) == "fp32"  # fp16 weights: no autocast on top
+    with pytest.raises(InputError):
+        autocast_context(torch.device("cpu"), "int8")
+
+
+def test_recording_collects_the_parts(renderer):
+    with recording() as parts:
+        list(renderer.render_video(_picture(), _track(3), Settings(steps=2)))
+        with timed("ffmpeg"):
+            pass
+    assert {"pose drawing", "stage 1", "unet", "scheduler", "vae decode", "resize", "ffmpeg"} <= set(parts)
+    assert parts["unet"] > 0
+    with timed("unet"):  # outside a recording: nothing kept, nothing fails
+        pass

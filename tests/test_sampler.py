@@ -15,6 +15,7 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler
 
 from signgen.errors import InputError
+from signgen.rendering.settings import Settings
 from signgen.rendering.sampler import (
     FrameNoise,
     _mixed_coefficients,
@@ -72,8 +73,9 @@ def targets(T: int) -> torch.Tensor:
     return torch.linspace(-0.6, 0.6, T)[:, None, None, None] + pattern
 
 
-def run(den, T, sched, seed=0, **kw) -> torch.Tensor:
-    return torch.stack(list(sample_video(den, T, SHAPE, sched, generator=torch.Generator().manual_seed(seed), **kw)))
+def run(den, T, sched, seed=0, progress=None, **kw) -> torch.Tensor:
+    return torch.stack(list(sample_video(den, T, SHAPE, sched, Settings(**kw), progress=progress,
+                                         generator=torch.Generator().manual_seed(seed))))
 
 
 def mean_step(frames: torch.Tensor) -> float:
@@ -244,8 +246,7 @@ def test_step_noise_follows_the_mode(make, kwargs):
     den = GaussianToy(torch.zeros(T, *(4, 8, 8)), 1.0, sched)
 
     def spread(mode):
-        out = torch.stack(list(sample_video(den, T, (4, 8, 8), sched, steps=10, noise=mode, mix=0.5, smoothing=0.0,
-                                            window=T, overlap=0, generator=torch.Generator().manual_seed(2), **kwargs)))
+        out = torch.stack(list(sample_video(den, T, (4, 8, 8), sched, Settings(steps=10, noise=mode, mix=0.5, smoothing=0.0, window=T, overlap=0), generator=torch.Generator().manual_seed(2), **kwargs)))
         return mean_step(out), out.std().item()
 
     (shared, s_std), (mixed, m_std), (indep, i_std) = spread("shared"), spread("mixed"), spread("independent")
@@ -279,8 +280,7 @@ def frame_steps(T, window, overlap, seed=3):
     sched = ddim()
     shape = (4, 8, 8)
     den = GaussianToy(torch.zeros(T, *shape), 1.0, sched)
-    out = torch.stack(list(sample_video(den, T, shape, sched, steps=10, noise="independent", smoothing=1.0,
-                                        window=window, overlap=overlap, generator=torch.Generator().manual_seed(seed))))
+    out = torch.stack(list(sample_video(den, T, shape, sched, Settings(steps=10, noise="independent", smoothing=1.0, window=window, overlap=overlap), generator=torch.Generator().manual_seed(seed))))
     return (out[1:] - out[:-1]).abs().mean(dim=(1, 2, 3))
 
 
@@ -326,8 +326,7 @@ def test_memory_does_not_grow_with_video_length():
 
         den.hook = measure
         n = 0
-        for frame in sample_video(den, T, shape, sched, steps=steps, window=4, overlap=2, batch_size=4,
-                                  generator=torch.Generator().manual_seed(0)):
+        for frame in sample_video(den, T, shape, sched, Settings(steps=steps, window=4, overlap=2, batch_size=4), generator=torch.Generator().manual_seed(0)):
             assert frame.shape == shape
             n += 1
         assert n == T and len(den.calls) > steps
@@ -342,7 +341,7 @@ def test_frames_are_yielded_before_later_windows_are_denoised():
     sched = ddim()
     T = 20
     den = GaussianToy(torch.zeros(T, *SHAPE), 0.0, sched)
-    it = sample_video(den, T, SHAPE, sched, steps=3, window=5, overlap=1, generator=torch.Generator().manual_seed(0))
+    it = sample_video(den, T, SHAPE, sched, Settings(steps=3, window=5, overlap=1), generator=torch.Generator().manual_seed(0))
     next(it)
     assert max(f for c in den.calls for f in c) == 4  # only the first window so far
     assert torch.is_grad_enabled()  # no_grad stays inside the sampler, not leaked to the consumer
@@ -367,7 +366,7 @@ def test_progress_reports_every_step():
     sched = DPMSolverMultistepScheduler(algorithm_type="dpmsolver++")
     seen = []
     den = GaussianToy(torch.zeros(9, *SHAPE), 0.0, sched)
-    run(den, 9, sched, steps=5, window=4, overlap=1, progress=lambda d, t: seen.append((d, t)))
+    run(den, 9, sched, steps=5, window=4, overlap=1, progress=lambda what, d, t: seen.append((d, t)))
     # windows [0,4) [3,7) [6,9): 3 windows x 5 steps
     assert seen == [(i, 15) for i in range(1, 16)]
 
@@ -376,25 +375,25 @@ def test_bad_video_arguments():
     sched = ddim()
     den = GaussianToy(torch.zeros(4, *SHAPE), 0.0, sched)
     with pytest.raises(InputError, match=r"overlap \(4\) must be smaller than the window \(4\)"):
-        sample_video(den, 4, SHAPE, sched, window=4, overlap=4)
+        sample_video(den, 4, SHAPE, sched, Settings(window=4, overlap=4))
     with pytest.raises(InputError, match="number of frames must be an integer >= 1"):
         sample_video(den, 0, SHAPE, sched)
     with pytest.raises(InputError, match="noise mode"):
-        sample_video(den, 4, SHAPE, sched, noise="same")
+        sample_video(den, 4, SHAPE, sched, Settings(noise="same"))
 
 
 def test_sample_image_independent_samples_of_one_target():
     sched = DPMSolverMultistepScheduler(algorithm_type="dpmsolver++")
     mu = targets(1)
     den = GaussianToy(mu, 0.0, sched)
-    out = sample_image(den, SHAPE, sched, steps=6, num_samples=3, batch_size=2, generator=torch.Generator().manual_seed(0))
+    out = sample_image(den, SHAPE, sched, Settings(steps=6, batch_size=2), num_samples=3, generator=torch.Generator().manual_seed(0))
     assert out.shape == (3, *SHAPE)
     torch.testing.assert_close(out, mu.expand(3, *SHAPE), atol=1e-4, rtol=0)
     assert all(i == 0 for c in den.calls for i in c) and max(len(c) for c in den.calls) == 2
     spread = GaussianToy(mu, 1.0, sched)
-    out = sample_image(spread, SHAPE, sched, steps=6, num_samples=3, generator=torch.Generator().manual_seed(0))
+    out = sample_image(spread, SHAPE, sched, Settings(steps=6), num_samples=3, generator=torch.Generator().manual_seed(0))
     assert (out[0] - out[1]).abs().mean() > 0.5
-    again = sample_image(spread, SHAPE, sched, steps=6, num_samples=3, generator=torch.Generator().manual_seed(0))
+    again = sample_image(spread, SHAPE, sched, Settings(steps=6), num_samples=3, generator=torch.Generator().manual_seed(0))
     assert torch.equal(out, again)
 
 
@@ -407,7 +406,6 @@ def test_a_real_diffusers_unet_fits_the_denoiser_interface():
                        block_out_channels=(8, 16), down_block_types=("DownBlock2D", "DownBlock2D"),
                        up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=4).eval()
     sched = DPMSolverMultistepScheduler(algorithm_type="dpmsolver++")
-    frames = list(sample_video(lambda x, t, idx: unet(x, t).sample, 5, (4, 8, 8), sched, steps=3,
-                               window=3, overlap=2, generator=torch.Generator().manual_seed(0)))
+    frames = list(sample_video(lambda x, t, idx: unet(x, t).sample, 5, (4, 8, 8), sched, Settings(steps=3, window=3, overlap=2), generator=torch.Generator().manual_seed(0)))
     assert len(frames) == 5 and all(f.shape == (4, 8, 8) and torch.isfinite(f).all() for f in frames)
     assert not any(f.requires_grad for f in frames)

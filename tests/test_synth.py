@@ -9,7 +9,7 @@ import pytest
 
 from signgen.errors import InputError
 from signgen.pose.layouts import canonical as C
-from signgen.synth import Identity, body_geometry, canonical_pose_for, compose_pose, render_frame
+from signgen.synth import Identity, body_geometry, canonical_pose_for, compose_pose, paint_signer
 from signgen.synth.body import ArmState
 from signgen.synth.hands import HANDSHAPES, handshape
 
@@ -77,8 +77,8 @@ def test_unknown_framing_and_tiny_frame_are_refused():
 def test_render_shape_and_determinism(size, framing):
     ident = Identity.sample(2)
     xy, conf = canonical_pose_for(ident, framing, *size)
-    a = render_frame(ident, xy, conf, *size)
-    b = render_frame(ident, xy, conf, *size)
+    a = paint_signer(ident, xy, conf, *size)
+    b = paint_signer(ident, xy, conf, *size)
     assert a.shape == (size[1], size[0], 3) and a.dtype == np.uint8
     np.testing.assert_array_equal(a, b)
     assert a.std() > 10  # a picture, not a flat fill
@@ -87,14 +87,14 @@ def test_render_shape_and_determinism(size, framing):
 def test_different_identities_look_different():
     a, b = Identity.sample(0), Identity.sample(1)
     xy, conf = canonical_pose_for(a, "upper", 210, 260)
-    img_a = render_frame(a, xy, conf).astype(np.float32)
-    img_b = render_frame(b, xy, conf).astype(np.float32)  # same pose, other person
+    img_a = paint_signer(a, xy, conf).astype(np.float32)
+    img_b = paint_signer(b, xy, conf).astype(np.float32)  # same pose, other person
     assert np.abs(img_a - img_b).mean() > 20
 
 
 def test_render_rejects_bad_pose_shapes():
     with pytest.raises(InputError, match=r"\[128, 2\]"):
-        render_frame(Identity.sample(0), np.zeros((18, 2)), np.ones(18))
+        paint_signer(Identity.sample(0), np.zeros((18, 2)), np.ones(18))
 
 
 def _raised_right_hand(ident: Identity, wrist_offset=(0.0, 0.0), shape="open"):
@@ -108,10 +108,10 @@ def test_hand_is_drawn_where_its_keypoints_are():
     ident = _plain(sleeve=1.0)
     for offset in ((0.0, 0.0), (18.0, -12.0)):
         xy, conf = _raised_right_hand(ident, offset)
-        with_hand = render_frame(ident, xy, conf).astype(np.int16)
+        with_hand = paint_signer(ident, xy, conf).astype(np.int16)
         no_hand_conf = conf.copy()
         no_hand_conf[RIGHT_HAND] = 0
-        without = render_frame(ident, xy, no_hand_conf).astype(np.int16)
+        without = paint_signer(ident, xy, no_hand_conf).astype(np.int16)
         changed = np.abs(with_hand - without).sum(axis=-1) > 30
         ys, xs = np.nonzero(changed)
         assert len(xs) > 100
@@ -128,7 +128,7 @@ def test_sleeve_length_decides_what_covers_the_forearm():
     for sleeve, expect_skin in ((0.3, True), (1.0, False)):
         ident = _plain(sleeve=sleeve)
         xy, conf = _raised_right_hand(ident)
-        img = render_frame(ident, xy, conf).astype(np.int16)
+        img = paint_signer(ident, xy, conf).astype(np.int16)
         mid = np.round((xy[3] + xy[4]) / 2).astype(int)  # middle of the forearm
         pixel = img[mid[1], mid[0]]
         skin_dist = np.abs(pixel - np.asarray(ident.skin)).max()
@@ -144,7 +144,7 @@ def test_handshapes_change_the_hand_picture():
     pictures = {}
     for name in ("open", "fist", "V"):
         xy, conf = _raised_right_hand(ident, shape=name)
-        pictures[name] = render_frame(ident, xy, conf).astype(np.int16)
+        pictures[name] = paint_signer(ident, xy, conf).astype(np.int16)
     assert np.abs(pictures["open"] - pictures["fist"]).sum(axis=-1).astype(bool).sum() > 80
     assert np.abs(pictures["V"] - pictures["fist"]).sum(axis=-1).astype(bool).sum() > 40
     assert len(HANDSHAPES) >= 7

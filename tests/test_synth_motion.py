@@ -8,7 +8,7 @@ import pytest
 from signgen.errors import InputError
 from signgen.pose.layouts import canonical as C
 from signgen.pose.track import PoseTrack
-from signgen.synth import Identity, Vocabulary, canonical_pose_for, fingerspelling_track, render_frame
+from signgen.synth import Identity, Vocabulary, canonical_pose_for, fingerspelling_track, paint_signer
 from signgen.synth.motion import body_for, controls_to_track, rest_control
 from signgen.synth.vocabulary import GLOSS_NAMES, SILENCE, TRANSITION
 
@@ -119,7 +119,7 @@ def test_fingerspelling_retargeted_onto_an_identity_stays_in_frame(real_pose_fil
     neutral, _ = canonical_pose_for(ident, "upper", 210, 260)
     mid = np.median((track.xy[:, 2] + track.xy[:, 5]) / 2, axis=0)
     assert np.linalg.norm(mid - (neutral[2] + neutral[5]) / 2) < 3
-    frame = render_frame(ident, track.xy[track.num_frames // 2], track.conf[track.num_frames // 2])
+    frame = paint_signer(ident, track.xy[track.num_frames // 2], track.conf[track.num_frames // 2])
     assert frame.shape == (260, 210, 3)
 
 

@@ -18,7 +18,7 @@ import typer
 from typer._click import exceptions as click_exc
 from rich.markup import escape
 
-from .. import __version__
+from ..base.version import __version__
 from ..errors import InputError
 from . import pose as pose_cli
 from . import prep as prep_cli
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         err_console.print(f"[bold red]error:[/] {escape(_one_line(str(e)))}")  # messages hold [x, y] etc.
         code = 2
     except OSError as e:  # a file the user named: missing, unreadable, a full disk, ...
-        from ..pose.io.files import os_problem
+        from ..base.files import os_problem
 
         where = f"{e.filename}: " if e.filename else ""
         err_console.print(f"[bold red]error:[/] {escape(_one_line(where + os_problem(e)))}")

@@ -1,6 +1,6 @@
 """`signgen prep ...`: raw datasets -> the prepared format, and a gloss lexicon learned from it.
 
-Thin wrappers over `data_prep`: parse, call, print a summary. A broken clip is reported and
+Thin wrappers over `signgen.prep`: parse, call, print a summary. A broken clip is reported and
 skipped; the exit code is 0 when anything was prepared, 1 when nothing was, 2 for input the
 user must fix (a RAW folder that is not a release).
 """
@@ -47,7 +47,7 @@ def phoenix(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> int:
     """RWTH-PHOENIX-Weather 2014T -> prepared clips, training pairs and the test protocol."""
-    from data_prep.phoenix import prepare_phoenix
+    from ..prep.phoenix import prepare_phoenix
 
     return _report(prepare_phoenix(raw, out, keypoints=keypoints, workers=workers, num_pairs=pairs,
                                    seed=seed, progress=progress))
@@ -60,7 +60,7 @@ def deepfashion(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> int:
     """DeepFashion In-shop (PGPIS pair lists, OpenPose-18 keypoints) -> prepared one-frame clips and pairs."""
-    from data_prep.deepfashion import prepare_deepfashion
+    from ..prep.deepfashion import prepare_deepfashion
 
     return _report(prepare_deepfashion(raw, out, progress=progress))
 
@@ -76,7 +76,7 @@ def synthetic(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> int:
     """A procedural release in the PHOENIX-2014-T and DeepFashion layouts, with exact ground truth."""
-    from data_prep.synthetic import make_synthetic_release
+    from ..prep.synthetic import make_synthetic_release
 
     counts = make_synthetic_release(out, num_signers=signers, sentences_per_signer=sentences,
                                     fingerspelling_per_signer=fingerspelling, seed=seed, progress=progress,
@@ -101,7 +101,7 @@ def lexicon(
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> int:
     """Learn a gloss lexicon from sentence-level glosses: align, then keep each gloss's most typical clip."""
-    from data_prep.lexicon import learn_lexicon
+    from ..prep.lexicon import learn_lexicon
     from signgen.errors import InputError
 
     if iterations < 0:

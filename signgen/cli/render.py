@@ -1,13 +1,6 @@
 """`signgen synthesize | render | export | eval`: thin wrappers around `signgen.api` and
 `signgen.eval.report`. Each checks its output path first, calls one library function and prints
 a one-line summary; bad input is an `InputError` (one line, exit code 2, no output file).
-
-The lead registers them on the root app::
-
-    app.command("synthesize")(render_cli.synthesize)
-    app.command("render")(render_cli.render)
-    app.command("export")(render_cli.export)
-    app.command("eval")(render_cli.evaluate)
 """
 
 from __future__ import annotations
@@ -24,10 +17,13 @@ from .output import console
 
 _MODEL = "Model bundle folder (default: the model bundled in signgen/assets/default-model)."
 _DEVICE = "auto (cuda if available, else cpu), cpu, cuda or cuda:N."
-_STEPS = "Denoising steps (default: the model's, 20 for FPDM)."
+_STEPS = "Denoising steps (default: the model's; FPDM: 20 DDPM steps)."
 _GUIDANCE = "Guidance weight w (default: the model's, 2.0 for FPDM); 1 = no guidance."
-_NOISE = "shared: every frame starts from the same noise (steady appearance); independent; mixed."
-_SMOOTH = "Temporal smoothing of the latents at the noisy steps, 0..1 (0 = off)."
+_NOISE = "shared (default): every frame starts from the same noise (steady appearance); independent; mixed."
+_SMOOTH = "Temporal smoothing of the latents at the noisy steps, 0..1 (0 = off; default 0.5)."
+_SEED = "Random seed (default 0): same seed, same output on the same device."
+_SAMPLER = "Sampler: ddpm, ddim, dpm++ or unipc (default: the model's)."
+_PRECISION = "UNet precision: auto (bf16 where the CPU or GPU runs it natively, else fp32), fp32, bf16, fp16."
 
 
 def synthesize(
@@ -39,17 +35,20 @@ def synthesize(
     model: Optional[Path] = typer.Option(None, "--model", help=_MODEL),
     steps: Optional[int] = typer.Option(None, "--steps", help=_STEPS),
     guidance: Optional[float] = typer.Option(None, "--guidance", help=_GUIDANCE),
-    seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same pictures."),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help=_SAMPLER),
+    precision: Optional[str] = typer.Option(None, "--precision", help=_PRECISION),
+    seed: Optional[int] = typer.Option(None, "--seed", help=_SEED),
     device: str = typer.Option("auto", "--device", help=_DEVICE),
     retarget: bool = typer.Option(True, "--retarget/--no-retarget", help="Fit the pose to the person found in the picture (MediaPipe)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """One target pose -> pictures of the source person in that pose (DeepFashion-style path)."""
-    from ..api import sample_paths
     from ..api import synthesize as run
+    from ..rendering.inputs import sample_paths
 
     pictures = run(source, pose, num_samples=num_samples, output=output, frame=frame, model=model, steps=steps,
-                   guidance=guidance, seed=seed, device=device, retarget=retarget, progress=not quiet)
+                   guidance=guidance, sampler=sampler, precision=precision, seed=seed, device=device, retarget=retarget,
+                   progress=not quiet)
     paths = sample_paths(output, num_samples)
     h, w = pictures[0].shape[:2]
     names = str(paths[0]) if len(paths) == 1 else f"{paths[0]} .. {paths[-1]}"
@@ -67,11 +66,13 @@ def render(
     fps: Optional[float] = typer.Option(None, "--fps", help="Output frame rate (the motion is resampled; default: the motion's)."),
     steps: Optional[int] = typer.Option(None, "--steps", help=_STEPS),
     guidance: Optional[float] = typer.Option(None, "--guidance", help=_GUIDANCE),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help=_SAMPLER),
+    precision: Optional[str] = typer.Option(None, "--precision", help=_PRECISION),
     fusion_guidance: Optional[float] = typer.Option(None, "--fusion-guidance", help="A separate weight for the fusion-embedding term (default: the same as --guidance)."),
-    seed: int = typer.Option(0, "--seed", help="Random seed: same seed, same video on the same device."),
+    seed: Optional[int] = typer.Option(None, "--seed", help=_SEED),
     device: str = typer.Option("auto", "--device", help=_DEVICE),
-    noise: str = typer.Option("shared", "--noise", help=_NOISE),
-    smoothing: float = typer.Option(0.5, "--smoothing", help=_SMOOTH),
+    noise: Optional[str] = typer.Option(None, "--noise", help=_NOISE),
+    smoothing: Optional[float] = typer.Option(None, "--smoothing", help=_SMOOTH),
     retarget: bool = typer.Option(True, "--retarget/--no-retarget", help="Fit the motion to the signer found in the picture (MediaPipe); --no-retarget uses its own coordinates."),
     side_by_side: bool = typer.Option(False, "--side-by-side", help="Write source | drawn pose | result, 3x as wide."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
@@ -85,7 +86,8 @@ def render(
     if poses is not None and glosses is not None:
         raise InputError("give either --poses or --glosses, not both")
     out = run(source, poses, glosses=glosses, lexicon=lexicon, language=language, output=output, model=model,
-              steps=steps, guidance=guidance, fusion_guidance=fusion_guidance, seed=seed, device=device, noise=noise, smoothing=smoothing,
+              steps=steps, guidance=guidance, fusion_guidance=fusion_guidance, sampler=sampler, precision=precision,
+              seed=seed, device=device, noise=noise, smoothing=smoothing,
               retarget=retarget, side_by_side=side_by_side, fps=fps, progress=not quiet)
     n, rate, w, h = video_info(out)
     console.print(Text(f"wrote {out}: {n} frames, {rate:g} fps, {w}x{h}"))
@@ -100,34 +102,33 @@ def export(
     model: Optional[Path] = typer.Option(None, "--model", help=_MODEL),
     steps: Optional[int] = typer.Option(None, "--steps", help=_STEPS),
     guidance: Optional[float] = typer.Option(None, "--guidance", help=_GUIDANCE),
-    seed: int = typer.Option(0, "--seed", help="Random seed (the same for every clip)."),
+    sampler: Optional[str] = typer.Option(None, "--sampler", help=_SAMPLER),
+    precision: Optional[str] = typer.Option(None, "--precision", help=_PRECISION),
+    seed: Optional[int] = typer.Option(None, "--seed", help=_SEED + " The same for every clip."),
     device: str = typer.Option("auto", "--device", help=_DEVICE + " Under accelerate launch, auto takes cuda:LOCAL_RANK."),
-    noise: str = typer.Option("shared", "--noise", help=_NOISE),
-    smoothing: float = typer.Option(0.5, "--smoothing", help=_SMOOTH),
+    noise: Optional[str] = typer.Option(None, "--noise", help=_NOISE),
+    smoothing: Optional[float] = typer.Option(None, "--smoothing", help=_SMOOTH),
     retarget: bool = typer.Option(True, "--retarget/--no-retarget", help="--jobs only: fit each motion to its source signer."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Render a test protocol for evaluation: one video + per-frame PNGs per clip; resumable, shardable."""
-    from ..api import render_settings
+    from ..base.files import check_output_folder
+    from ..base.progress import progress_updates
     from ..rendering import export as ex
     from ..rendering.pipeline import Renderer, resolve_model
+    from ..rendering.settings import Settings
 
     if (prepared is None) == (jobs is None):
         raise InputError("give either PREPARED or --jobs FILE")
     the_shard = ex.parse_shard(shard) if shard is not None else ex.shard_from_env()
-    settings = render_settings(steps=steps, guidance=guidance, seed=seed, noise=noise, smoothing=smoothing)
-    if output.exists() and not output.is_dir():
-        raise InputError("output exists and is not a folder", output)
-    if not output.parent.is_dir():
-        raise InputError(f"output's parent folder {str(output.parent)!r} does not exist", output)
+    settings = Settings.given(steps=steps, guidance=guidance, sampler=sampler, precision=precision, seed=seed,
+                              noise=noise, smoothing=smoothing)
+    check_output_folder(output)
     model_dir, dev = resolve_model(model), _device_for_rank(device)
     clip_jobs = ex.jobs_from_prepared(prepared, split) if prepared is not None else ex.jobs_from_jsonl(jobs, retarget)
     renderer = Renderer.load(model_dir, dev)
-    from ..api import progress_bar
-
-    with progress_bar(not quiet) as update:
-        tick = None if update is None else (lambda name, done, total: update("clips", done, total))
-        counts = ex.export(clip_jobs, output, renderer, settings, shard=the_shard, progress=tick)
+    with progress_updates(not quiet) as update:
+        counts = ex.export(clip_jobs, output, renderer, settings, shard=the_shard, progress=update)
     console.print(Text(f"exported to {output}: shard {the_shard[0]}/{the_shard[1]}, {counts['rendered']} clip(s) "
                        f"rendered ({counts['frames']} frames), {counts['skipped']} already done"))
 
@@ -158,7 +159,7 @@ def evaluate(
     """SSIM, PSNR (LPIPS, FID with local weights) and temporal scores, on the whole frame, the changed
     region and (with poses) the hand and face crops; with --legibility, how many hands read right."""
     from ..eval import report as rep
-    from ..pose.io import check_output_path
+    from ..base.files import check_output_path
 
     if json_out is not None:
         check_output_path(json_out, (".json",))

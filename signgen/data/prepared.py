@@ -24,8 +24,7 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..errors import InputError
-from ..pose.io import atomic_write_bytes
-from ..pose.io.files import remove_temp_files
+from ..base.files import atomic_write_bytes, remove_temp_files
 from ..pose.track import PoseTrack
 
 FORMAT = "signgen-prepared"
@@ -200,12 +199,5 @@ class PreparedDataset:
                     except (ValueError, KeyError, IndexError, TypeError):
                         raise InputError(f"line {n}: not a pair", path) from None
 
-
-def read_image(path: str | Path) -> np.ndarray:
-    """An RGB uint8 image, or an InputError naming the file (limits as `pose.extract.open_image`)."""
-    from ..pose.extract import open_image
-
-    with open_image(path) as im:
-        return np.asarray(im.convert("RGB"))
 
 

@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..errors import InputError
-from ..pose.io import atomic_write_bytes
+from ..base.files import atomic_write_bytes
 from ..pose.io.files import load_json
 from ..pose.parts import crop, part_box
 
@@ -190,9 +190,9 @@ def train_classifier(data: LabelledCrops, *, steps: int = 3000, batch: int = 128
     g = torch.Generator().manual_seed(seed)
     bar = None
     if progress:
-        from rich.progress import Progress
+        from ..base.progress import progress_bar
 
-        bar = Progress(transient=True)
+        bar = progress_bar()
         bar.start()
         task = bar.add_task("legibility classifier", total=steps)
     model.train()

@@ -35,7 +35,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from ..errors import InputError
-from ..pose.io import atomic_write_bytes
+from ..base.files import atomic_write_bytes
 from ..pose.parts import part_boxes
 from . import metrics, temporal
 
@@ -58,7 +58,7 @@ class ClipFrames:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         if self.paths is not None:
-            from ..data.prepared import read_image
+            from ..base.images import read_image
 
             for p in self.paths:
                 yield read_image(p)
@@ -289,6 +289,24 @@ def evaluate(pred_root: str | Path, gt_root: str | Path, *, lpips_weights: str |
         overall["fid"] = float(fid[0].compute())
         overall["fid_region"] = float(fid[1].compute())
     return {"clips": clips, "overall": overall, "notes": notes, "psnr_cap": metrics.PSNR_CAP}
+
+
+SCORE_KEYS = ("ssim", "ssim_region", "psnr", "psnr_region", "psnr_frame_mean", "psnr_frame_mean_region",
+              "flicker", "flicker_region", "warping_error", "warping_error_region")
+
+
+def overall_scores(pred_root: str | Path, gt_root: str | Path, keys: tuple[str, ...] = SCORE_KEYS) -> dict:
+    """The overall row of `evaluate`, the `keys` only, rounded to 4 decimals (None when absent)."""
+    overall = evaluate(pred_root, gt_root)["overall"]
+    return {k: (None if overall.get(k) is None else round(float(overall[k]), 4)) for k in keys}
+
+
+def evenly_spaced(items: list, n: int) -> list:
+    """n items evenly spaced through the list (clips sorted by name mix signers and kinds)."""
+    if len(items) <= n:
+        return items
+    step = len(items) / n
+    return [items[int(i * step)] for i in range(n)]
 
 
 def summarize(clips: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -36,7 +36,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from .. import __version__
+from ..base.files import replace_folder
+from ..base.version import __version__
 from ..errors import InputError
 from ..limits import check_limit
 from ..pose.io.files import load_json
@@ -223,7 +224,7 @@ def make_scheduler(config: dict) -> Any:
 
 def _check_inside(path: Path, folder: Path) -> None:
     """A file a bundle names: a regular file whose real path lies inside the bundle folder."""
-    from ..pose.io.files import open_checked
+    from ..base.files import open_checked
 
     open_checked(path, inside=folder).close()
 
@@ -276,20 +277,7 @@ def _check_target(folder: Path) -> None:
 def _replace_folder(tmp: Path, folder: Path) -> None:
     """Move a finished temp folder to `folder`, replacing an older bundle only."""
     _check_target(folder)
-    if folder.exists():
-        if (folder / "bundle.json").is_file():
-            old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
-            os.replace(folder, old / "bundle")
-            try:
-                os.replace(tmp, folder)
-            except BaseException:
-                os.replace(old / "bundle", folder)  # put the previous bundle back
-                shutil.rmtree(old, ignore_errors=True)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-            return
-        folder.rmdir()  # empty
-    os.replace(tmp, folder)
+    replace_folder(tmp, folder)
 
 
 # ---- public API ---------------------------------------------------------------------------

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+
 import torch
 
 from ..errors import InputError
 
-__all__ = ["pick_device"]
+__all__ = ["pick_device", "cpu_has_native_bf16", "auto_precision", "autocast_context"]
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -39,3 +42,46 @@ def pick_device(name: str = "auto") -> torch.device:
     elif device.type != "cpu":
         raise InputError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
     return device
+
+
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 matrix products in hardware (AVX512-BF16 or AMX), probed
+    once per process. Without it, oneDNN emulates bf16 and autocast only costs time."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and _cpu_flags() & {"avx512_bf16", "amx_bf16"} != set()
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="ignore") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def auto_precision(device: torch.device, dtype: torch.dtype) -> str:
+    """"bf16" on a CPU with native bf16 and on a CUDA GPU with bf16 (when the weights are fp32;
+    fp16 weights already run in fp16), "fp32" otherwise."""
+    if dtype != torch.float32:
+        return "fp32"
+    if device.type == "cpu":
+        return "bf16" if cpu_has_native_bf16() else "fp32"
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return "bf16"
+    return "fp32"
+
+
+def autocast_context(device: torch.device, precision: str):
+    """torch.autocast in `precision` ("bf16" / "fp16") on `device`, or a no-op for "fp32"."""
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
+    if dtype is None:
+        raise InputError(f"precision must be fp32, bf16 or fp16, got {precision!r}")
+    return torch.autocast(device_type=device.type, dtype=dtype)

@@ -296,23 +296,31 @@ class Stage2(nn.Module):
         `eps_u + w (eps_sp - eps_u) + w (eps_full - eps_sp)`; with one weight w for both terms the
         src+pose branch cancels, so ("uncond", "full") gives the same result for 2/3 of the work.
         """
+        class_emb, tokens, pose_feat = self.encode_conditions(fusion_emb, src_tokens, pose_image)
+        return self.forward_encoded(x, t, class_emb, tokens, pose_feat, branches, src_latents)
+
+    def forward_encoded(self, x: torch.Tensor, t: torch.Tensor | int, class_emb: torch.Tensor, tokens: torch.Tensor,
+                        pose_feat: torch.Tensor, branches: tuple[str, ...] = BRANCHES,
+                        src_latents: torch.Tensor | None = None) -> tuple[torch.Tensor, ...]:
+        """`forward_branches` from conditions already encoded (`encode_conditions`): a renderer
+        encodes each frame's pose and fusion embedding once, not at every denoising step."""
         unknown = [b for b in branches if b not in BRANCHES]
         if unknown or not branches:
             raise ValueError(f"unknown guidance branches {unknown}; choose from {BRANCHES}")
         N = x.shape[0]
-        class_emb, tokens, pose_feat = self.encode_conditions(fusion_emb, src_tokens, pose_image)
         self._check_pose_size(x, pose_feat)
         class_emb = self._expand(class_emb, N)
         tokens = self._expand(tokens, N)
         pose_feat = self._expand(pose_feat, N)
-        zc, zt, zp = torch.zeros_like(class_emb), torch.zeros_like(tokens), torch.zeros_like(pose_feat)
         src = self._src_latents(src_latents, x)
-        src = self._expand(src, N) if src is not None else torch.zeros_like(x[:, :0])
-        zs = torch.zeros_like(src)
+        src = self._expand(src, N) if src is not None else x[:, :0]
+        t = self._timesteps(t, N, x.device)
+        if branches == ("full",):  # one branch: nothing to zero or concatenate
+            return (self._unet(x, t, class_emb, tokens, pose_feat, src),)
+        zc, zt, zp, zs = (torch.zeros_like(v) for v in (class_emb, tokens, pose_feat, src))
         conds = {"uncond": (zc, zt, zp, zs), "src_pose": (zc, tokens, pose_feat, src),
                  "full": (class_emb, tokens, pose_feat, src)}
         k = len(branches)
-        t = self._timesteps(t, N, x.device)
         out = self._unet(
             torch.cat([x] * k),
             torch.cat([t] * k),

@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from ..base.images import as_rgb, read_image
+from ..base.progress import progress_bar
 from ..errors import InputError
 from .layouts import holistic as H
 from .track import PoseTrack
@@ -99,73 +101,6 @@ def _frame_arrays(results: Any, width: int, height: int) -> tuple[np.ndarray, np
     return xyz[:, :2], conf, xyz[:, 2]
 
 
-def as_rgb(image: np.ndarray, path: str | Path | None = None) -> np.ndarray:
-    """Any HxW / HxWx3 / HxWx4 image of any dtype -> contiguous uint8 RGB, as MediaPipe wants."""
-    from skimage.color import gray2rgb
-    from skimage.util import img_as_ubyte
-
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] == 4:
-        image = image[..., :3]
-    if image.ndim == 2:
-        image = gray2rgb(image)
-    if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 1 or image.shape[1] < 1:
-        raise InputError(f"expected an HxW, HxWx3 or HxWx4 image, got shape {image.shape}", path)
-    if (
-        np.issubdtype(image.dtype, np.integer)
-        and image.dtype not in (np.uint8, np.uint16)
-        and image.size
-        and 0 <= image.min()
-        and image.max() <= 255
-    ):  # e.g. an int64 array of 0..255 values: 8-bit data, not a full-range int image
-        image = image.astype(np.uint8)
-    try:
-        image = img_as_ubyte(image)
-    except ValueError as e:  # e.g. floats outside [-1, 1]
-        raise InputError(f"cannot convert the image to 8-bit RGB ({e})", path) from None
-    return np.ascontiguousarray(image)
-
-
-@contextmanager
-def open_image(path: str | Path) -> Iterator[Any]:
-    """A PIL image of an untrusted file, header read, nothing decoded yet: the file must be a
-    regular file, its size within the max_image_pixels limit (a decompression bomb is refused
-    before any pixel is allocated), and any failure to decode, now or while the caller reads
-    the pixels inside the block, is an InputError naming the file."""
-    from PIL import Image
-
-    from ..limits import check_limit, limit_error
-    from .io.files import open_checked
-
-    path = Path(path)
-    try:
-        with open_checked(path) as f, Image.open(f) as im:
-            w, h = im.size
-            check_limit("max_image_pixels", w * h, path, f"image of {w}x{h}")
-            yield im
-    except InputError:
-        raise
-    except Image.DecompressionBombError:
-        raise limit_error("max_image_pixels", None, path, "image (a decompression bomb)") from None
-    except Exception as e:  # PIL raises OSError, SyntaxError, ValueError, struct.error, ... on broken files
-        raise InputError(f"not a readable image ({type(e).__name__}: {e})", path) from None
-
-
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an image file as uint8 RGB, upright per its EXIF orientation (as viewers show it)."""
-    from PIL import ImageOps
-
-    path = Path(path)
-    _check_file(path)
-    with open_image(path) as im:
-        im = ImageOps.exif_transpose(im)
-        if im.mode.startswith("I;16") or im.mode == "I":  # 16-bit grey: scale, don't clip
-            array = np.asarray(im).astype(np.uint16)
-        else:
-            array = np.asarray(im.convert("RGB"))
-    return as_rgb(array, path)
-
-
 def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputError("no such file", path)
@@ -209,20 +144,6 @@ def _warn_if_empty(conf: np.ndarray, path: Path | None) -> None:
         warnings.warn(f"{where}no person found in {what}; {tail}", stacklevel=3)
 
 
-def _progress_bar(enabled: bool, stream):
-    """A rich progress bar on stderr (stdout stays clean for piping); a no-op when disabled."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn,
-    )
-
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), TimeRemainingColumn(),
-        console=Console(file=stream), disable=not enabled, transient=False,
-    )
-
-
 def _open_video(path: Path):
     from ..video import open_decord
 
@@ -262,7 +183,7 @@ def extract_video(
     with (
         native_stderr_silenced() as stderr,
         _holistic(False, model_complexity) as model,
-        _progress_bar(progress, stderr) as bar,
+        progress_bar(progress, stream=stderr) as bar,
     ):
         task = bar.add_task(f"keypoints {path.name}", total=total)
         for start in range(0, total, int(batch_size)):

@@ -1,5 +1,7 @@
-"""Rendering: the video / image sampler, three-branch guidance, and (beside them) the video writer.
+"""Rendering with a model bundle: `settings` (one render's options), `inputs` (the source
+picture and the motion, loaded and checked), `sampler` (the video / image samplers over any
+denoiser), `guidance` (FPDM's guidance), `pipeline` (the `Renderer`: a bundle as a denoiser,
+VAE decoding), `export` (a test protocol, resumable and sharded).
 
-Kept light on purpose: importing `signgen.rendering` loads nothing heavy. Import what you need:
-`from signgen.rendering.sampler import sample_video`, `from signgen.rendering.guidance import GuidedDenoiser`.
+Importing `signgen.rendering` loads nothing heavy; import the module you need.
 """

@@ -21,18 +21,19 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 
 from ..errors import InputError
-from ..pose.io import atomic_write_bytes
-from ..pose.io.files import remove_temp_files
+from ..base.files import atomic_write_bytes, check_output_folder, remove_temp_files
+from ..base.images import encode_image, read_image
+from ..base.progress import Progress
 from ..pose.track import PoseTrack
 
 
 @dataclass
-class ClipJob:
+class RenderJob:
     """One clip to render: a source picture, the target motion, optional ground-truth frames."""
 
     id: str
@@ -76,13 +77,13 @@ def shard_from_env() -> tuple[int, int]:
     return rank, size
 
 
-def take_shard(jobs: list[ClipJob], shard: tuple[int, int]) -> list[ClipJob]:
+def take_shard(jobs: list[RenderJob], shard: tuple[int, int]) -> list[RenderJob]:
     """The jobs of shard i of n: sorted by id, every n-th starting at i (shards partition the clips)."""
     i, n = shard
     return [j for k, j in enumerate(sorted(jobs, key=lambda j: j.id)) if k % n == i]
 
 
-def jobs_from_prepared(root: str | Path, split: str) -> list[ClipJob]:
+def jobs_from_prepared(root: str | Path, split: str) -> list[RenderJob]:
     """One job per target clip of `pairs/<split>.jsonl` (PHOENIX protocol: the first frame is the
     source, every frame's pose a target), with the ground-truth frames."""
     from ..data.prepared import PreparedDataset
@@ -111,7 +112,7 @@ def jobs_from_prepared(root: str | Path, split: str) -> list[ClipJob]:
         if bad or not 0 <= src_frame < min(len(src_frames), src_track.num_frames):
             raise InputError(f"clip {clip}: frame index out of range in the pair list", ds.root)
         target = track.copy(xy=track.xy[targets], conf=track.conf[targets])
-        jobs.append(ClipJob(
+        jobs.append(RenderJob(
             id=clip, source=src_frames[src_frame], source_frame=src_frame, poses=target,
             gt_frames=[frames[t] for t in targets],
             source_pose=(src_track.xy[src_frame], src_track.conf[src_frame]),
@@ -119,7 +120,7 @@ def jobs_from_prepared(root: str | Path, split: str) -> list[ClipJob]:
     return jobs
 
 
-def jobs_from_jsonl(path: str | Path, retarget: bool = True) -> list[ClipJob]:
+def jobs_from_jsonl(path: str | Path, retarget: bool = True) -> list[RenderJob]:
     """Jobs from a JSONL file, one `{"id": ..., "source": image, "poses": track}` per line
     (paths relative to the file); no ground truth."""
     path = Path(path)
@@ -137,34 +138,25 @@ def jobs_from_jsonl(path: str | Path, retarget: bool = True) -> list[ClipJob]:
         if not cid or "/" in cid or "\\" in cid or cid in (".", "..") or cid in seen:
             raise InputError(f"line {n}: invalid or repeated clip id {cid!r}", path)
         seen.add(cid)
-        jobs.append(ClipJob(id=cid, source=path.parent / src, poses_path=path.parent / poses, retarget=retarget))
+        jobs.append(RenderJob(id=cid, source=path.parent / src, poses_path=path.parent / poses, retarget=retarget))
     if not jobs:
         raise InputError("the jobs file lists no clips", path)
     return jobs
-
-
-def _png(frame: np.ndarray) -> bytes:
-    import cv2
-
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(frame[..., ::-1]))
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
 
 
 def video_path(out: Path, clip_id: str) -> Path:
     return out / "videos" / f"{clip_id}.mp4"
 
 
-def _frames_to_png(frames: Iterator[np.ndarray], folder: Path) -> Iterator[np.ndarray]:
+def _frames_toencode_image(frames: Iterator[np.ndarray], folder: Path) -> Iterator[np.ndarray]:
     for t, frame in enumerate(frames):
-        atomic_write_bytes(folder / f"{t:05d}.png", _png(frame))
+        atomic_write_bytes(folder / f"{t:05d}.png", encode_image(frame))
         yield frame
 
 
-def export_clip(job: ClipJob, out: Path, renderer, settings) -> int:
+def export_clip(job: RenderJob, out: Path, renderer, settings) -> int:
     """Render one clip into the layout above; returns its frame count. The video comes last."""
-    from ..api import fit_motion, load_motion, load_source
+    from .inputs import fit_motion, load_motion, load_source
     from ..eval.report import write_poses
     from ..video import write_video
 
@@ -186,27 +178,22 @@ def export_clip(job: ClipJob, out: Path, renderer, settings) -> int:
     pred_dir.mkdir(parents=True, exist_ok=True)
     write_poses(pred_dir / "poses.npz", track.xy, track.conf, sx, sc)
     if job.gt_frames is not None:
-        from ..data.prepared import read_image
         from ..geometry import resize_image
 
         gt_dir.mkdir(parents=True, exist_ok=True)
         for t, p in enumerate(job.gt_frames):
-            atomic_write_bytes(gt_dir / f"{t:05d}.png", _png(resize_image(read_image(p), w, h)))
+            atomic_write_bytes(gt_dir / f"{t:05d}.png", encode_image(resize_image(read_image(p), w, h)))
         write_poses(gt_dir / "poses.npz", track.xy, track.conf, sx, sc)
     (out / "videos").mkdir(parents=True, exist_ok=True)
-    frames = _frames_to_png(renderer.render_video(image, track, settings), pred_dir)
+    frames = _frames_toencode_image(renderer.render_video(image, track, settings), pred_dir)
     return write_video(frames, video_path(out, job.id), track.fps)
 
 
-def export(jobs: list[ClipJob], out: str | Path, renderer, settings, *,
-           shard: tuple[int, int] = (0, 1), progress: Callable[[str, int, int], None] | None = None) -> dict:
+def export(jobs: list[RenderJob], out: str | Path, renderer, settings, *,
+           shard: tuple[int, int] = (0, 1), progress: Progress | None = None) -> dict:
     """Render this shard's clips that are not done yet. Returns counts: total (in the shard),
     rendered, skipped (already done), frames (rendered now)."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise InputError("output exists and is not a folder", out)
-    if not out.parent.is_dir():
-        raise InputError(f"output's parent folder {str(out.parent)!r} does not exist", out)
+    out = check_output_folder(out)
     try:
         out.mkdir(exist_ok=True)
     except OSError as e:
@@ -218,8 +205,8 @@ def export(jobs: list[ClipJob], out: str | Path, renderer, settings, *,
     frames = 0
     for k, job in enumerate(todo):
         if progress is not None:
-            progress(job.id, k, len(todo))
+            progress("clips", k, len(todo))
         frames += export_clip(job, out, renderer, settings)
     if progress is not None and todo:
-        progress("", len(todo), len(todo))
+        progress("clips", len(todo), len(todo))
     return {"total": len(mine), "rendered": len(todo), "skipped": len(mine) - len(todo), "frames": frames}

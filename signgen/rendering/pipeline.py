@@ -26,47 +26,21 @@ import itertools
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 
 import numpy as np
 import torch
 
+from ..base.progress import Progress
 from ..errors import InputError
+from ..geometry import RESIZE_MODES, Fit
 from ..pose.draw import draw_pose
 from ..pose.track import PoseTrack
-from ..geometry import RESIZE_MODES, Fit
-
-Progress = Callable[[str, int, int], None]
-"""progress(what, done, total), what in {"steps", "frames"}."""
+from ..models.device import autocast_context
+from .settings import Settings
+from .timing import timed
 
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "assets" / "default-model"
-
-
-@dataclass
-class Settings:
-    """Sampling settings of one render; None means the bundle's default (steps, guidance)."""
-
-    steps: int | None = None
-    guidance: float | None = None
-    fusion_guidance: float | None = None  # weight of FPDM's fusion term; None = `guidance` (FPDM)
-    seed: int = 0
-    noise: str = "shared"  # shared | independent | mixed (see sampler.FrameNoise)
-    mix: float = 0.5
-    smoothing: float = 0.5  # temporal smoothing strength at the noisiest step; 0 = off
-    window: int = 16  # frames denoised together
-    overlap: int = 4
-    batch_size: int = 8  # frames per UNet call (x2 for the guidance branches, x3 with fusion_guidance)
-    decode_chunk: int = 8  # frames per VAE decode call
-
-    def check(self) -> None:
-        if self.steps is not None and (int(self.steps) != self.steps or self.steps < 1):
-            raise InputError(f"--steps must be a whole number >= 1, got {self.steps}")
-        if self.guidance is not None and not (self.guidance >= 0 and np.isfinite(self.guidance)):
-            raise InputError(f"--guidance must be >= 0, got {self.guidance}")
-        if not 0.0 <= self.smoothing <= 1.0:
-            raise InputError(f"--smoothing must be in [0, 1] (0 = off), got {self.smoothing}")
-        if self.decode_chunk < 1:
-            raise InputError(f"decode chunk must be >= 1, got {self.decode_chunk}")
 
 
 def resolve_model(model: str | Path | None) -> Path:
@@ -100,7 +74,9 @@ class Source:
 
 
 class _PoseConditions:
-    """Per-frame pose images and fusion embeddings, computed on first use, a batch at a time.
+    """Per-frame conditions, computed once per frame on first use, a batch of frames at a time:
+    the pose drawn at the model size, stage 1's fusion embedding, and both as stage 2 encodes
+    them (class embedding, pose features), so no denoising step re-encodes a frame.
 
     Keeps at most `capacity` frames (the oldest indices go first): the sampler moves through the
     clip window by window, so memory is bounded by the window, not by the clip.
@@ -110,20 +86,34 @@ class _PoseConditions:
                  capacity: int) -> None:
         self.renderer, self.xy, self.conf, self.source = renderer, xy, conf, source
         self.capacity = max(1, int(capacity))
-        self.cache: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.cache: dict[int, tuple[torch.Tensor, ...]] = {}
 
-    def __call__(self, frame_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _frames(self, frame_index: torch.Tensor) -> list[tuple[torch.Tensor, ...]]:
         wanted = [int(i) for i in frame_index.tolist()]
         missing = sorted({i for i in wanted if i not in self.cache})
         if missing:
-            poses = self.renderer.image_tensor([self.pose_image(i) for i in missing])
-            fused = self.renderer.fuse(self.source.embedding, poses)
+            r = self.renderer
+            with timed("pose drawing"):
+                poses = r.image_tensor([self.pose_image(i) for i in missing])
+            with timed("stage 1"):
+                fused = r.fuse(self.source.embedding, poses)
+                class_emb, pose_feat = r.encode_frames(fused, poses)
             for j, i in enumerate(missing):
-                self.cache[i] = (poses[j], fused[j])
+                self.cache[i] = (poses[j], fused[j], class_emb[j], pose_feat[j])
             for old in sorted(self.cache)[: max(0, len(self.cache) - self.capacity)]:
                 if old not in wanted:
                     del self.cache[old]
-        return (torch.stack([self.cache[i][0] for i in wanted]), torch.stack([self.cache[i][1] for i in wanted]))
+        return [self.cache[i] for i in wanted]
+
+    def __call__(self, frame_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(class embeddings [n, E], pose features [n, C, h, w]) of the frames, as stage 2 takes them."""
+        got = self._frames(frame_index)
+        return torch.stack([g[2] for g in got]), torch.stack([g[3] for g in got])
+
+    def inputs(self, frame_index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(pose images [n, 3, H, W], fusion embeddings [n, D]) of the frames, before stage 2."""
+        got = self._frames(frame_index)
+        return torch.stack([g[0] for g in got]), torch.stack([g[1] for g in got])
 
     def pose_image(self, t: int) -> np.ndarray:
         fit = self.source.fit
@@ -141,6 +131,7 @@ class Renderer:
         if resize not in RESIZE_MODES:
             raise InputError(f"resize mode must be one of {', '.join(RESIZE_MODES)}, got {resize!r}")
         self.resize = resize
+        self._schedulers: dict[str, object] = {}
         c = bundle.stage2.config
         self.latent_shape = (int(c.latent_channels), *(int(v) for v in c.latent_size))
 
@@ -172,8 +163,9 @@ class Renderer:
         image = np.ascontiguousarray(image)
         fit = self.fit(image.shape[1], image.shape[0])
         x = self.image_tensor([fit.to_model(image)])
-        emb, tokens = self.bundle.stage1.encoder.embed_and_tokens(x)
-        latents = self.bundle.vae.encode(x).to(self.dtype) if self.bundle.stage2.config.src_latent_channels else None
+        with timed("stage 1"):
+            emb, tokens = self.bundle.stage1.encoder.embed_and_tokens(x)
+            latents = self.bundle.vae.encode(x).to(self.dtype) if self.bundle.stage2.config.src_latent_channels else None
         return Source(image=image, fit=fit, embedding=emb.to(self.dtype), tokens=tokens.to(self.dtype), latents=latents)
 
     @torch.no_grad()
@@ -182,39 +174,71 @@ class Renderer:
         pose_emb = self.bundle.stage1.encoder.embed(pose_images).to(self.dtype)
         return self.bundle.stage1.fusion(src_embedding.expand(pose_emb.shape[0], -1), pose_emb).to(self.dtype)
 
-    def denoiser(self, source: Source, conditions: _PoseConditions, guidance: float,
-                 fusion_guidance: float | None = None):
-        """The sampler's denoiser: the guidance branches in one stage-2 call, then combined.
+    @torch.no_grad()
+    def encode_frames(self, fused: torch.Tensor, poses: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Stage 2's conditioners for a batch of frames: (class embeddings, pose features)."""
+        stage2 = self.bundle.stage2
+        class_emb = stage2.class_mlp(fused.to(stage2.dtype))
+        if not stage2.uses_fusion:
+            class_emb = torch.zeros_like(class_emb)
+        return class_emb, stage2.pose_embed(poses.to(stage2.dtype))
 
-        With one weight for both of FPDM's guidance terms (the default) the src+pose branch
-        cancels out of `eps_u + w (eps_sp - eps_u) + w (eps_full - eps_sp)`, so only the
-        unconditional and full branches run (2N instead of 3N per call, same result); a separate
-        `fusion_guidance` weight runs all three. A stage 2 trained without the fusion embedding
-        (`Stage2.uses_fusion` False) has no fusion term to weigh: its "full" branch is "src_pose",
-        so it always runs two.
+    def denoiser(self, source: Source, conditions, guidance: float, fusion_guidance: float | None = None,
+                 precision: str = "fp32"):
+        """The sampler's denoiser: the guidance branches of nonzero weight in one stage-2 call,
+        summed with their weights (`guidance.branch_weights`): one branch at w = 1, two with one
+        weight, three with a separate `fusion_guidance`.
+
+        `conditions(frame_index)` gives the frames' encoded conditions (`_PoseConditions`); the
+        source's tokens are projected here, once per clip. `precision` "bf16" / "fp16" runs the
+        UNet under autocast (weights and latents stay as they are).
         """
-        from .guidance import GuidedDenoiser
+        from .guidance import GuidedDenoiser, branch_weights
 
         stage2 = self.bundle.stage2
-        three = stage2.uses_fusion and fusion_guidance is not None and fusion_guidance != guidance
+        weights = branch_weights(guidance, fusion_guidance, stage2.uses_fusion)
+        with torch.no_grad():
+            tokens = stage2.token_proj(source.tokens.to(stage2.dtype))
+        autocast = autocast_context(self.device, precision)
 
         @torch.no_grad()
-        def branches(x_t: torch.Tensor, t: torch.Tensor, frame_index: torch.Tensor):
-            poses, fused = conditions(frame_index)
-            names = ("uncond", "src_pose", "full") if three else ("uncond", "full")
-            out = [o.float() for o in stage2.forward_branches(x_t.to(self.dtype), t, fused, source.tokens, poses, names,
-                                                             src_latents=source.latents)]
-            return tuple(out) if three else (out[0], out[0], out[1])  # eps_sp cancels: any value will do
+        def branches(x_t: torch.Tensor, t: torch.Tensor, frame_index: torch.Tensor, names: tuple[str, ...]):
+            class_emb, pose_feat = conditions(frame_index)
+            with timed("unet"), autocast:
+                out = stage2.forward_encoded(x_t.to(self.dtype), t, class_emb, tokens, pose_feat, names,
+                                             src_latents=source.latents)
+            return tuple(o.float() for o in out)
 
-        return GuidedDenoiser(branches, w=guidance, w_fusion=fusion_guidance if three else None)
+        return GuidedDenoiser(branches, weights)
 
     @torch.no_grad()
-    def decode(self, latents: torch.Tensor) -> np.ndarray:
-        """Latents [n, C, h, w] -> RGB uint8 frames [n, H, W, 3] in the model frame."""
-        x = self.bundle.vae.decode(latents.to(self.device, self.dtype), chunk_size=latents.shape[0])
-        return (x.float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    def decode(self, latents: torch.Tensor, precision: str = "fp32") -> np.ndarray:
+        """Latents [n, C, h, w] -> RGB uint8 frames [n, H, W, 3] in the model frame (the decoder
+        under autocast in bf16 / fp16: on the bundled model 0.3 of 255 from fp32 on average)."""
+        with timed("vae decode"), autocast_context(self.device, precision):
+            x = self.bundle.vae.decode(latents.to(self.device, self.dtype), chunk_size=latents.shape[0])
+            return (x.float().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
     # ---- rendering -------------------------------------------------------------------------
+
+    def scheduler(self, settings: Settings):
+        """The diffusers scheduler of `settings.sampler`, built from the bundle's noise schedule
+        (one per sampler name, kept: the sampler copies it per window)."""
+        from .schedulers import make_sampler
+
+        name = settings.sampler
+        if name not in self._schedulers:
+            self._schedulers[name] = make_sampler(name, self.bundle.scheduler.config)
+        return self._schedulers[name]
+
+    def precision(self, settings: Settings) -> str:
+        """The UNet's precision for `settings.precision` on this device ("auto": see
+        `models.device.auto_precision`)."""
+        from ..models.device import auto_precision
+
+        if settings.precision != "auto":
+            return settings.precision
+        return auto_precision(self.device, self.dtype)
 
     def _model_points(self, track: PoseTrack, source: Source) -> tuple[np.ndarray, np.ndarray]:
         t = track.canonical()
@@ -222,12 +246,6 @@ class Renderer:
             raise InputError(f"the track is for {t.width}x{t.height} frames, the source picture is "
                              f"{source.fit.width}x{source.fit.height}; map it first (retarget)")
         return source.fit.points_to_model(t.xy), t.conf
-
-    def _steps_guidance(self, settings: Settings) -> tuple[int, float]:
-        settings.check()
-        meta = self.bundle.meta
-        return (int(settings.steps if settings.steps is not None else meta.steps),
-                float(settings.guidance if settings.guidance is not None else meta.guidance))
 
     def render_video(self, image: np.ndarray, track: PoseTrack, settings: Settings | None = None,
                      progress: Progress | None = None) -> Iterator[np.ndarray]:
@@ -238,37 +256,33 @@ class Renderer:
         """
         from .sampler import sample_video
 
-        settings = settings or Settings()
-        steps, guidance = self._steps_guidance(settings)
+        settings = (settings or Settings()).for_model(self.bundle.meta)
         if track.num_frames < 1:
             raise InputError("the motion has no frames")
         source = self.encode_source(image)
         xy, conf = self._model_points(track, source)
         conditions = _PoseConditions(self, xy, conf, source, capacity=settings.window + settings.overlap)
-        generator = torch.Generator(device="cpu").manual_seed(int(settings.seed))
-        latents = sample_video(
-            self.denoiser(source, conditions, guidance, settings.fusion_guidance), track.num_frames, self.latent_shape,
-            self.bundle.scheduler, steps=steps, noise=settings.noise, mix=settings.mix,
-            smoothing=settings.smoothing, window=min(settings.window, track.num_frames),
-            overlap=min(settings.overlap, max(0, min(settings.window, track.num_frames) - 1)),
-            batch_size=settings.batch_size, generator=generator,
-            progress=None if progress is None else (lambda d, n: progress("steps", d, n)),
-            dtype=torch.float32, device=self.device,
-        )
-        return self._decoded(latents, source.fit, track.num_frames, settings.decode_chunk, progress)
+        denoiser = self.denoiser(source, conditions, settings.guidance, settings.fusion_guidance,
+                                 self.precision(settings))
+        latents = sample_video(denoiser, track.num_frames, self.latent_shape, self.scheduler(settings), settings,
+                               progress=progress, dtype=torch.float32, device=self.device)
+        return self._decoded(latents, source.fit, track.num_frames, settings.decode_chunk, progress,
+                             self.precision(settings))
 
     def _decoded(self, latents: Iterator[torch.Tensor], fit: Fit, total: int, chunk: int,
-                 progress: Progress | None) -> Iterator[np.ndarray]:
+                 progress: Progress | None, precision: str = "fp32") -> Iterator[np.ndarray]:
         done, pending = 0, []
         for z in itertools.chain(latents, [None]):  # None: flush the last, shorter chunk
             if z is not None:
                 pending.append(z)
             if pending and (len(pending) == chunk or z is None):
-                for frame in self.decode(torch.stack(pending)):
+                for frame in self.decode(torch.stack(pending), precision):
                     done += 1
                     if progress is not None:
                         progress("frames", done, total)
-                    yield fit.from_model(frame)
+                    with timed("resize"):
+                        frame = fit.from_model(frame)
+                    yield frame
                 pending = []
 
     def synthesize(self, image: np.ndarray, pose: PoseTrack, num_samples: int = 1,
@@ -277,23 +291,27 @@ class Renderer:
         (the DeepFashion single-image path), each the picture's size."""
         from .sampler import sample_image
 
-        settings = settings or Settings()
-        steps, guidance = self._steps_guidance(settings)
+        settings = (settings or Settings()).for_model(self.bundle.meta)
         if pose.num_frames != 1:
             raise InputError(f"synthesize needs one pose, got a track of {pose.num_frames} frames")
         source = self.encode_source(image)
         xy, conf = self._model_points(pose, source)
         conditions = _PoseConditions(self, xy, conf, source, capacity=1)
-        generator = torch.Generator(device="cpu").manual_seed(int(settings.seed))
-        latents = sample_image(
-            self.denoiser(source, conditions, guidance, settings.fusion_guidance), self.latent_shape, self.bundle.scheduler,
-            steps=steps, num_samples=num_samples, batch_size=settings.batch_size, generator=generator,
-            progress=None if progress is None else (lambda d, n: progress("steps", d, n)),
-            dtype=torch.float32, device=self.device,
-        )
-        return list(self._decoded(iter(latents), source.fit, num_samples, settings.decode_chunk, None))
+        denoiser = self.denoiser(source, conditions, settings.guidance, settings.fusion_guidance,
+                                 self.precision(settings))
+        latents = sample_image(denoiser, self.latent_shape, self.scheduler(settings), settings,
+                               num_samples=num_samples, progress=progress, dtype=torch.float32, device=self.device)
+        return list(self._decoded(iter(latents), source.fit, num_samples, settings.decode_chunk, None,
+                                  self.precision(settings)))
 
 
 def side_by_side(source: np.ndarray, pose: np.ndarray, result: np.ndarray) -> np.ndarray:
     """source | drawn pose | result, side by side (all the picture's size): width 3x."""
     return np.ascontiguousarray(np.concatenate([source, pose, result], axis=1))
+
+
+def side_by_side_frames(image: np.ndarray, track: PoseTrack, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    """Each rendered frame as source | the drawn pose of that frame | result."""
+    for t, frame in enumerate(frames):
+        drawn = draw_pose(track.xy[t], track.conf[t], track.width, track.height)
+        yield side_by_side(image, drawn, frame)

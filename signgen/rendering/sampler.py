@@ -37,24 +37,19 @@ from dataclasses import dataclass
 from math import ceil
 from typing import Callable, Iterator, Sequence
 
-import numpy as np
 import torch
 from torch import Tensor
 
+from ..base.progress import Progress
+from ..base.seeds import derive_seed
 from ..errors import InputError
+from .settings import NOISE_MODES, Settings
+from .timing import timed
 
 Denoiser = Callable[[Tensor, Tensor, Tensor], Tensor]
-Progress = Callable[[int, int], None]
-
-NOISE_MODES = ("shared", "independent", "mixed")
 
 # Tags that keep the seed streams of the different noise uses apart.
 _SHARED, _PER_FRAME, _STEP_SHARED, _STEP_PER_FRAME = 0, 1, 2, 3
-
-
-def _derive_seed(*words: int) -> int:
-    """A 64-bit seed that is a pure function of the words (numpy's SeedSequence does the hashing)."""
-    return int(np.random.SeedSequence([int(w) for w in words]).generate_state(1, np.uint64)[0])
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -72,7 +67,7 @@ class FrameNoise:
     a seed gives the same numbers on every device.
 
     Stochastic schedulers (DDPM, DDIM with eta > 0, SDE-DPM-Solver) also draw noise at each
-    step; that noise follows the same mode (shared, independent or mixed), see `_scheduler_step`.
+    step; that noise follows the same mode (shared, independent or mixed), see `_stepper`.
     """
 
     seed: int
@@ -102,7 +97,7 @@ class FrameNoise:
         return {"shared": 1.0, "independent": 0.0}.get(self.mode, float(self.mix))
 
     def _draw(self, shape: tuple[int, ...], *words: int) -> Tensor:
-        return torch.randn(shape, generator=_generator(_derive_seed(self.seed, *words)))
+        return torch.randn(shape, generator=_generator(derive_seed(self.seed, *words)))
 
     def _mode_noise(self, frames: Sequence[int], shape: tuple[int, ...], shared_words, frame_words) -> Tensor:
         m = self.shared_weight
@@ -139,8 +134,8 @@ class FrameNoise:
         """One CPU generator per frame (diffusers takes a list) drawing the `stream` noise:
         "shared" (identical for all frames), "shared2" (a second shared stream) or "frame"."""
         if stream == "frame":
-            return [_generator(_derive_seed(self.seed, _STEP_PER_FRAME, f, step)) for f in frames]
-        seed = _derive_seed(self.seed, _STEP_SHARED, step, 0 if stream == "shared" else 1)
+            return [_generator(derive_seed(self.seed, _STEP_PER_FRAME, f, step)) for f in frames]
+        seed = derive_seed(self.seed, _STEP_SHARED, step, 0 if stream == "shared" else 1)
         return [_generator(seed) for _ in frames]
 
 
@@ -158,37 +153,45 @@ def _mixed_coefficients(m: float) -> tuple[float, float, float]:
     return (rest + root) / 2.0, c_frame, (rest - root) / 2.0
 
 
-def _scheduler_step(scheduler, out: Tensor, t: Tensor, x: Tensor, noise: FrameNoise, frames: list[int],
-                    step: int, step_kwargs: dict) -> Tensor:
-    """One scheduler step whose random part (if any) follows the video's noise mode.
+def _stepper(scheduler, noise: FrameNoise, step_kwargs: dict) -> Callable[..., Tensor]:
+    """`step(out, t, x, frames, i)`: one scheduler step whose random part (if any) follows the
+    video's noise mode. Which way to step is decided once per window, not at every step.
 
-    Schedulers that take `variance_noise` (DDIM, DPM-Solver) get the mode's noise directly.
-    Generator-only ones get per-frame generators: shared or independent streams; for "mixed",
-    DDPM (stateless) is stepped three times and combined (`_mixed_coefficients`); other
-    generator-only schedulers fall back to shared step noise.
+    Deterministic steps (DDIM with eta 0, DPM-Solver++ / UniPC) draw nothing. Schedulers that take
+    `variance_noise` (DDIM, SDE DPM-Solver) get the mode's noise directly. Generator-only ones get
+    per-frame generators: shared or independent streams; for "mixed", DDPM (stateless) is stepped
+    three times and combined (`_mixed_coefficients`); other generator-only schedulers fall back
+    to shared step noise.
     """
-    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler  # already loaded
+    from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UniPCMultistepScheduler
 
     params = inspect.signature(scheduler.step).parameters
-    deterministic = (isinstance(scheduler, DDIMScheduler) and not step_kwargs.get("eta", 0.0)) or (
-        isinstance(scheduler, DPMSolverMultistepScheduler) and not scheduler.config.algorithm_type.startswith("sde")
+    raw = scheduler.step
+    deterministic = (
+        (isinstance(scheduler, DDIMScheduler) and not step_kwargs.get("eta", 0.0))
+        or (isinstance(scheduler, DPMSolverMultistepScheduler) and not scheduler.config.algorithm_type.startswith("sde"))
+        or isinstance(scheduler, UniPCMultistepScheduler)
     )
-    if deterministic:  # skip drawing noise that would be ignored
-        return scheduler.step(out, t, x, **step_kwargs).prev_sample
+    if deterministic or ("variance_noise" not in params and "generator" not in params):
+        return lambda out, t, x, frames, i: raw(out, t, x, **step_kwargs).prev_sample
     if "variance_noise" in params:
-        vn = noise.step_noise(frames, step, x.shape[1:], out.dtype, out.device)
-        return scheduler.step(out, t, x, variance_noise=vn, **step_kwargs).prev_sample
-    if "generator" not in params:
-        return scheduler.step(out, t, x, **step_kwargs).prev_sample
+        def with_noise(out, t, x, frames, i):
+            vn = noise.step_noise(frames, i, x.shape[1:], out.dtype, out.device)
+            return raw(out, t, x, variance_noise=vn, **step_kwargs).prev_sample
+        return with_noise
     m = noise.shared_weight
     if m in (0.0, 1.0) or not isinstance(scheduler, DDPMScheduler):
         stream = "frame" if m == 0.0 else "shared"
-        return scheduler.step(out, t, x, generator=noise.step_generators(frames, step, stream), **step_kwargs).prev_sample
-    total = None
-    for c, stream in zip(_mixed_coefficients(m), ("shared", "frame", "shared2")):
-        prev = scheduler.step(out, t, x, generator=noise.step_generators(frames, step, stream), **step_kwargs).prev_sample
-        total = c * prev if total is None else total + c * prev
-    return total
+        return lambda out, t, x, frames, i: raw(out, t, x, generator=noise.step_generators(frames, i, stream),
+                                                **step_kwargs).prev_sample
+
+    def mixed(out, t, x, frames, i):
+        total = None
+        for c, stream in zip(_mixed_coefficients(m), ("shared", "frame", "shared2")):
+            prev = raw(out, t, x, generator=noise.step_generators(frames, i, stream), **step_kwargs).prev_sample
+            total = c * prev if total is None else total + c * prev
+        return total
+    return mixed
 
 
 def make_noise(
@@ -234,8 +237,6 @@ def temporal_smooth(
     """
     if strength == 0.0:
         return latents
-    if not 0.0 <= strength <= 1.0:
-        raise InputError(f"smoothing strength must be in [0, 1], got {strength}")
     T = latents.shape[0]
     idx = torch.arange(T, device=latents.device)
     dist = (idx[:, None] - idx[None, :]).abs().to(torch.float32)
@@ -307,27 +308,34 @@ def _denoise_window(
 
     if keep is not None:
         traj.append(whole(0, x)[keep].clone())
+    step = _stepper(scheduler, noise, step_kwargs)
     for i, t in enumerate(scheduler.timesteps):
-        model_in = scheduler.scale_model_input(x, t)
+        with timed("scheduler"):
+            model_in = scheduler.scale_model_input(x, t)
         out = torch.cat(
             [
                 denoiser(model_in[a : a + batch_size], t, frames[a : a + batch_size]).to(x.dtype)
                 for a in range(0, x.shape[0], batch_size)
             ]
         )
-        x = _scheduler_step(scheduler, out, t, x, noise, frame_list, i, step_kwargs).to(out.dtype)
-        if strengths[i] > 0:
-            x = temporal_smooth(whole(i + 1, x), strengths[i])[k:]
+        with timed("scheduler"):
+            x = step(out, t, x, frame_list, i).to(out.dtype)
+            if strengths[i] > 0:
+                x = temporal_smooth(whole(i + 1, x), strengths[i])[k:]
         if keep is not None:
             traj.append(whole(i + 1, x)[keep].clone())
         tick()
     return x, (torch.stack(traj) if keep is not None else None)
 
 
-def _check(value: int, name: str, minimum: int) -> int:
-    if int(value) != value or value < minimum:
-        raise InputError(f"{name} must be an integer >= {minimum}, got {value}")
-    return int(value)
+def _steps(settings: Settings) -> int:
+    if settings.steps is None:
+        raise InputError("the number of steps is not set (Settings.for_model fills in the model's)")
+    return int(settings.steps)
+
+
+def _generator_for(settings: Settings, generator: torch.Generator | None) -> torch.Generator:
+    return generator if generator is not None else torch.Generator(device="cpu").manual_seed(int(settings.seed))
 
 
 def sample_video(
@@ -335,14 +343,8 @@ def sample_video(
     num_frames: int,
     latent_shape: Sequence[int],
     scheduler,
+    settings: Settings = Settings(),
     *,
-    steps: int = 20,
-    noise: str = "shared",
-    mix: float = 0.5,
-    smoothing: float = 0.5,
-    window: int = 16,
-    overlap: int = 4,
-    batch_size: int = 8,
     generator: torch.Generator | None = None,
     progress: Progress | None = None,
     step_kwargs: dict | None = None,
@@ -352,36 +354,34 @@ def sample_video(
     """Yield the finished latents [C, h, w] of each frame, in order, window by window.
 
     `scheduler` is a diffusers scheduler (DDIM, DPM-Solver++ multistep, DDPM, ...); it is only
-    used as a template: every window gets a fresh copy. `noise`/`mix`: see `make_noise`;
-    `smoothing`: the strength at the noisiest step (see `smoothing_schedule`). Memory holds one
-    window plus the tied frames' trajectory (ceil(overlap / 2) x (steps + 1) latents), whatever
+    used as a template: every window gets a fresh copy. From `settings`: `steps`, `noise`/`mix`
+    (see `make_noise`), `smoothing` (the strength at the noisiest step, see
+    `smoothing_schedule`), `window`, `overlap` and `batch_size`. Memory holds one window plus
+    the tied frames' trajectory (ceil(overlap / 2) x (steps + 1) latents), whatever
     `num_frames` is; overlap >= 4 (twice the smoothing kernel's radius) makes seams as smooth
     as a window's inside, at the cost of overlap // 2 frames computed twice per window.
-    `progress(done, total)` is called after every denoising step. `step_kwargs` go to
-    `scheduler.step` (e.g. `{"eta": 1.0}` for DDIM). Same generator seed, same device:
-    identical output, independent of `batch_size`. Argument errors raise here, not at the
-    first frame.
+    `progress("steps", done, total)` is called after every denoising step. `step_kwargs` go to
+    `scheduler.step` (e.g. `{"eta": 1.0}` for DDIM). The noise comes from `generator`, or from
+    `settings.seed` when None. Same seed, same device: identical output, independent of
+    `batch_size`. Argument errors raise here, not at the first frame.
     """
-    num_frames = _check(num_frames, "number of frames", 1)
-    steps = _check(steps, "steps", 1)
-    window = _check(window, "window", 1)
-    overlap = _check(overlap, "overlap", 0)
-    batch_size = _check(batch_size, "batch size", 1)
-    if overlap >= window:
-        raise InputError(f"overlap ({overlap}) must be smaller than the window ({window})")
-    smoothing_schedule(steps, smoothing)  # validates the strength now
-    src = FrameNoise.from_generator(generator, noise, mix)
-    spans = _windows(num_frames, window, overlap)
-    return _sample_video(denoiser, src, spans, latent_shape, scheduler, steps, smoothing, overlap,
-                         batch_size, progress, dict(step_kwargs or {}), dtype, device)
+    if int(num_frames) != num_frames or num_frames < 1:
+        raise InputError(f"number of frames must be an integer >= 1, got {num_frames}")
+    steps = _steps(settings)
+    settings = settings.for_frames(int(num_frames))
+    noise = FrameNoise.from_generator(_generator_for(settings, generator), settings.noise, settings.mix)
+    spans = _windows(int(num_frames), settings.window, settings.overlap)
+    return _sample_video(denoiser, noise, spans, latent_shape, scheduler, steps, settings, progress,
+                         dict(step_kwargs or {}), dtype, device)
 
 
-def _sample_video(denoiser, src, spans, latent_shape, scheduler, steps, smoothing, overlap,
-                  batch_size, progress, step_kwargs, dtype, device) -> Iterator[Tensor]:
+def _sample_video(denoiser, noise, spans, latent_shape, scheduler, steps, settings, progress, step_kwargs,
+                  dtype, device) -> Iterator[Tensor]:
     # A separate generator function, so argument errors surface at the call, not at first next().
     done = 0
     total = None
     carry = None
+    overlap = settings.overlap
     tied = overlap - overlap // 2
     for w_idx, (start, first, stop, end) in enumerate(spans):
         sched = _fresh(scheduler)
@@ -389,21 +389,21 @@ def _sample_video(denoiser, src, spans, latent_shape, scheduler, steps, smoothin
         n_steps = len(sched.timesteps)
         if total is None:
             total = n_steps * len(spans)
-        strengths = smoothing_schedule(n_steps, smoothing)
+        strengths = smoothing_schedule(n_steps, settings.smoothing)
 
         def tick() -> None:
             nonlocal done
             done += 1
             if progress is not None:
-                progress(done, total)
+                progress("steps", done, total)
 
-        x = src.initial(range(first, end), latent_shape, dtype, device) * sched.init_noise_sigma
+        x = noise.initial(range(first, end), latent_shape, dtype, device) * sched.init_noise_sigma
         frames = torch.arange(first, end, device=device)
         last = w_idx == len(spans) - 1
         # The next window starts `overlap` frames before this one's end and ties its first `tied`.
         keep = None if last or tied == 0 else slice(end - overlap - start, end - overlap - start + tied)
-        x, carry = _denoise_window(denoiser, sched, x, frames, src, strengths, carry, keep, batch_size, tick,
-                                   step_kwargs)
+        x, carry = _denoise_window(denoiser, sched, x, frames, noise, strengths, carry, keep, settings.batch_size,
+                                   tick, step_kwargs)
         for j in range(stop - first):
             yield x[j].clone()
         del x
@@ -413,10 +413,9 @@ def sample_image(
     denoiser: Denoiser,
     latent_shape: Sequence[int],
     scheduler,
+    settings: Settings = Settings(),
     *,
-    steps: int = 20,
     num_samples: int = 1,
-    batch_size: int = 8,
     generator: torch.Generator | None = None,
     progress: Progress | None = None,
     step_kwargs: dict | None = None,
@@ -424,11 +423,13 @@ def sample_image(
     device: torch.device | str = "cpu",
 ) -> Tensor:
     """The single-image path: `num_samples` independent samples [num_samples, C, h, w] of one
-    target (the denoiser sees frame_index 0 for all of them)."""
-    num_samples = _check(num_samples, "number of samples", 1)
-    steps = _check(steps, "steps", 1)
-    batch_size = _check(batch_size, "batch size", 1)
-    src = FrameNoise.from_generator(generator, "independent")
+    target (the denoiser sees frame_index 0 for all of them); `settings.steps` and
+    `settings.batch_size` apply, the noise is always independent."""
+    if int(num_samples) != num_samples or num_samples < 1:
+        raise InputError(f"number of samples must be an integer >= 1, got {num_samples}")
+    num_samples = int(num_samples)
+    steps = _steps(settings)
+    noise = FrameNoise.from_generator(_generator_for(settings, generator), "independent")
     sched = _fresh(scheduler)
     sched.set_timesteps(steps, device=device)
     n_steps = len(sched.timesteps)
@@ -438,11 +439,11 @@ def sample_image(
         nonlocal done
         done += 1
         if progress is not None:
-            progress(done, n_steps)
+            progress("steps", done, n_steps)
 
-    x = src.initial(range(num_samples), latent_shape, dtype, device) * sched.init_noise_sigma
+    x = noise.initial(range(num_samples), latent_shape, dtype, device) * sched.init_noise_sigma
     # Step noise is keyed by sample number (as frames would be), the pose index is 0 for all.
     denoise_as_zero: Denoiser = lambda x_t, t, idx: denoiser(x_t, t, torch.zeros_like(idx))  # noqa: E731
-    x, _ = _denoise_window(denoise_as_zero, sched, x, torch.arange(num_samples, device=device), src,
-                           [0.0] * n_steps, None, None, batch_size, tick, dict(step_kwargs or {}))
+    x, _ = _denoise_window(denoise_as_zero, sched, x, torch.arange(num_samples, device=device), noise,
+                           [0.0] * n_steps, None, None, settings.batch_size, tick, dict(step_kwargs or {}))
     return x

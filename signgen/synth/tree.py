@@ -23,21 +23,22 @@ import calendar
 import datetime as dt
 import io
 import json
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from ..base.files import atomic_write_bytes
+from ..base.images import encode_image
+from ..base.progress import progress_bar
+from ..base.seeds import derive_seed
 from ..errors import InputError
 from ..pose import skeleton
-from ..pose.io import atomic_write_bytes
 from . import motion
 from .body import body_geometry, compose_pose
 from .identity import Identity
 from .labels import handshape_labels, letter_labels
-from .render import render_frame
+from .painter import paint_signer
 from .spelling import LANGUAGES as SPELLING_LANGUAGES
 from .spelling import SpelledClip, pick_letters, spell_onto
 from .vocabulary import LOCATIONS, Vocabulary
@@ -57,7 +58,7 @@ _SIGNER, _SENTENCE, _NAME, _FASHION, _SPLIT_SENTENCES, _SPELLING = 1, 2, 3, 4, 5
 
 
 def _child_seed(*key: int) -> int:
-    return int(np.random.SeedSequence([int(k) for k in key]).generate_state(1)[0])
+    return derive_seed(*key) & 0xFFFFFFFF  # 32 bits: the seeds the released worlds were made with
 
 
 @dataclass(frozen=True)
@@ -155,12 +156,6 @@ def plan_fingerspelling(num_signers: int, per_signer: int, seed: int, first_inde
     return clips
 
 
-def _png(img_rgb: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", cv2.cvtColor(img_rgb, cv2.COLOR_RGB2BGR))
-    if not ok:
-        raise RuntimeError("PNG encoding failed")
-    return buf.tobytes()
-
 
 def _npz(**arrays) -> bytes:
     buf = io.BytesIO()
@@ -220,7 +215,7 @@ def _write_clip(root: Path, clip: Clip, identity: Identity, vocab: Vocabulary, s
     gt_dir.mkdir(parents=True, exist_ok=True)
     for t in range(track.num_frames):
         atomic_write_bytes(frame_dir / f"images{t + 1:04d}.png",
-                           _png(render_frame(identity, track.xy[t], track.conf[t], w, h)))
+                           encode_image(paint_signer(identity, track.xy[t], track.conf[t], w, h)))
     atomic_write_bytes(gt_dir / f"{clip.name}.npz",
                        _npz(xy=track.xy, conf=track.conf, fps=np.float32(FPS), width=np.int32(w),
                             height=np.int32(h), layout=np.str_("canonical")))
@@ -287,14 +282,6 @@ def _translation(clip: Clip) -> str:
     if clip.motion == "fingerspelling":
         return "".join(clip.glosses).lower()
     return " ".join(g.lower() for g in clip.glosses)
-
-
-def _progress(enabled: bool):
-    if not enabled:
-        return nullcontext(None)
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
 
 
 def write_synthetic_release(
@@ -364,7 +351,7 @@ def write_synthetic_release(
 
     fashion_items = [(i, k) for i in range(num_signers) for k in range(fashion_poses)]
     rendered = skipped = 0
-    with _progress(progress) as bar:
+    with progress_bar(progress) as bar:
         task = bar.add_task("synthetic release", total=len(clips) + len(fashion_items)) if bar else None
         for clip in clips:
             done = _write_clip(root, clip, identities[clip.signer_index], vocab, phoenix_size, lexicon,
@@ -390,7 +377,7 @@ def write_synthetic_release(
                 if img_path.exists() and gt_path.exists():
                     skipped += 1
                 else:
-                    atomic_write_bytes(img_path, _png(render_frame(ident, xy, conf, fw, fh)))
+                    atomic_write_bytes(img_path, encode_image(paint_signer(ident, xy, conf, fw, fh)))
                     atomic_write_bytes(gt_path, _npz(xy=xy, conf=conf, width=np.int32(fw), height=np.int32(fh),
                                                      layout=np.str_("canonical")))
                     rendered += 1

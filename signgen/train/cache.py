@@ -21,14 +21,15 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ..errors import InputError
-from ..pose.io import atomic_write_bytes
+from ..base.files import atomic_write_bytes
+from ..base.progress import Progress
 from .data import PairDataset, frame_key, to_tensor
 
 __all__ = ["FeatureCache", "fingerprint", "frame_features"]
@@ -111,7 +112,7 @@ class FeatureCache:
     @torch.no_grad()
     def build(cls, folder: str | Path, dataset: PairDataset, stage1: torch.nn.Module, vae: torch.nn.Module, *,
               flips: bool, device: torch.device, fp: str, batch_size: int = 32, shard_size: int = 1024,
-              progress: Callable[[int, int], None] | None = None) -> "FeatureCache":
+              progress: Progress | None = None) -> "FeatureCache":
         """Compute and store the features of every frame `dataset`'s pairs use (both flips when
         `flips`); reuses a cache with the same fingerprint. Returns the reader."""
         folder = Path(folder)
@@ -158,7 +159,7 @@ class FeatureCache:
             if len(row_keys) >= shard_size:
                 flush()
             if progress is not None:
-                progress(min(start + batch_size, len(todo)), len(todo))
+                progress("frames", min(start + batch_size, len(todo)), len(todo))
         flush()
         atomic_write_bytes(folder / "index.json",
                            json.dumps({"fingerprint": fp, "shards": shards, "keys": index}).encode("utf-8"))

@@ -16,7 +16,6 @@ import csv
 import dataclasses
 import io
 import json
-import os
 import re
 import shutil
 import tempfile
@@ -31,11 +30,11 @@ from torch import nn
 from ..config import Config, ModelConfig, StageConfig, config_to_dict
 from ..errors import InputError
 from ..models.bundle import safetensors_state
-from ..pose.io import atomic_write_bytes
+from ..base.files import atomic_write_bytes, replace_folder
 
 __all__ = [
     "build_size", "lr_at", "EMA", "CsvLog", "save_checkpoint", "load_checkpoint", "list_checkpoints",
-    "latest_checkpoint", "save_stage1", "load_stage1", "replace_dir", "save_grid", "CHECKPOINTS",
+    "latest_checkpoint", "save_stage1", "load_stage1", "save_grid", "CHECKPOINTS",
 ]
 
 CHECKPOINTS = "checkpoints"
@@ -184,17 +183,6 @@ def latest_checkpoint(run: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
-def replace_dir(tmp: Path, final: Path) -> None:
-    """Put the finished folder `tmp` at `final`; an older `final` is moved aside, then deleted."""
-    if final.exists():
-        trash = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-        os.replace(final, trash / final.name)
-        os.replace(tmp, final)
-        shutil.rmtree(trash, ignore_errors=True)
-    else:
-        os.replace(tmp, final)
-
-
 def save_checkpoint(run: Path, step: int, *, module: nn.Module, optimizer: torch.optim.Optimizer,
                     ema: EMA | None, state: dict, keep: int) -> Path:
     """Write RUN/checkpoints/step-XXXXXX/ atomically (temp folder, then rename); keep the newest `keep`."""
@@ -212,7 +200,7 @@ def save_checkpoint(run: Path, step: int, *, module: nn.Module, optimizer: torch
         if ema is not None:
             ema.save(tmp / "ema.safetensors")
         (tmp / "state.json").write_text(json.dumps(dict(state, step=step), indent=1) + "\n", encoding="utf-8")
-        replace_dir(tmp, final)
+        replace_folder(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -257,7 +245,7 @@ def save_stage1(folder: Path, stage1: nn.Module) -> None:
         (tmp / "config.json").write_text(text + "\n", encoding="utf-8")
         save_file(safetensors_state(stage1), str(tmp / "model.safetensors"),
                   metadata={"format": "pt", "signgen_component": "stage1", "config": text})
-        replace_dir(tmp, folder)
+        replace_folder(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -19,21 +19,23 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from ..data.prepared import Pair, PreparedDataset, read_image
+from ..base.images import read_image
+from ..base.seeds import derive_seed
+from ..data.prepared import Pair, PreparedDataset
 from ..errors import InputError
 from ..geometry import Fit
 from ..pose.draw import draw_pose
 from ..pose.parts import box_mask, part_boxes
 from ..pose.track import PoseTrack
 
-__all__ = ["PairDataset", "StepBatches", "derive_seed", "frame_key", "to_tensor"]
+__all__ = ["PairDataset", "StepBatches", "train_seed", "frame_key", "to_tensor"]
 
 Key = tuple[int, bool, int]
 
 
-def derive_seed(*words: int) -> int:
-    """A 63-bit seed that is a pure function of the words (numpy's SeedSequence hashes them)."""
-    return int(np.random.SeedSequence([int(w) for w in words]).generate_state(1, np.uint64)[0]) >> 1
+def train_seed(*words: int) -> int:
+    """The 63-bit seed of one training draw (what torch's and numpy's generators take)."""
+    return derive_seed(*words) >> 1
 
 
 def frame_key(clip: str, frame: int, flip: bool) -> str:
@@ -201,14 +203,14 @@ class StepBatches(Sampler):
         self._perm = lru_cache(maxsize=4)(self._permutation)
 
     def _permutation(self, epoch: int) -> np.ndarray:
-        return np.random.default_rng(derive_seed(self.seed, 1, epoch)).permutation(self.n)
+        return np.random.default_rng(train_seed(self.seed, 1, epoch)).permutation(self.n)
 
     def key(self, position: int) -> Key:
         epoch, at = divmod(position, self.n)
         idx = int(self._perm(epoch)[at])
-        rng = np.random.default_rng(derive_seed(self.seed, 2, position))
+        rng = np.random.default_rng(train_seed(self.seed, 2, position))
         flip = bool(rng.random() < self.flip_p)
-        jseed = derive_seed(self.seed, 3, position) if self.jitter else -1
+        jseed = train_seed(self.seed, 3, position) if self.jitter else -1
         return idx, flip, jseed
 
     def batch(self, micro_step: int) -> list[Key]:

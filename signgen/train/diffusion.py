@@ -10,7 +10,8 @@ jitter come from the dataset. With `train.cache` the frozen features come from a
 
 Products: `RUN/bundle/` (`signgen render --model RUN/bundle`), EMA weights, refreshed at every
 checkpoint and at the end; sample grids `RUN/samples/step-XXXXXX.png` (source | pose |
-generated | target, a few DDIM steps, three-branch guidance).
+generated | target), each generated picture rendered by the same `Renderer` and sampler as
+`signgen synthesize`, from the bundle the run would export at that step.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from .common import EMA, build_size, load_stage1, save_grid, to_uint8
 from .data import PairDataset
 from .loop import Task
 
-__all__ = ["DiffusionObjective", "DiffusionTask", "preview"]
+__all__ = ["DiffusionObjective", "DiffusionTask"]
 
 
 class DiffusionObjective(nn.Module):
@@ -87,28 +88,6 @@ class DiffusionObjective(nn.Module):
         else:
             loss = err.mean()
         return loss, {"loss": float(loss.detach()), "mse": float(err.detach().mean())}
-
-
-@torch.no_grad()
-def preview(stage2: nn.Module, vae: nn.Module, scheduler_config: dict, fusion: torch.Tensor, tokens: torch.Tensor,
-            pose: torch.Tensor, *, steps: int, guidance: float, seed: int = 0,
-            src_latents: torch.Tensor | None = None) -> torch.Tensor:
-    """A few DDIM steps with FPDM's three-branch guidance: images [B, 3, H, W] in [0, 1]."""
-    from diffusers import DDIMScheduler
-
-    from ..rendering.guidance import combine_guidance
-
-    sched = DDIMScheduler.from_config(scheduler_config)
-    sched.set_timesteps(steps)
-    c = stage2.config
-    g = torch.Generator(device=pose.device).manual_seed(seed)
-    x = torch.randn((pose.shape[0], c.latent_channels, *c.latent_size),
-                    generator=g, device=pose.device) * sched.init_noise_sigma
-    for t in sched.timesteps:
-        eps_u, eps_sp, eps_full = stage2.forward_branches(sched.scale_model_input(x, t), t, fusion, tokens, pose,
-                                                          src_latents=src_latents)
-        x = sched.step(combine_guidance(eps_u, eps_sp, eps_full, guidance), t, x).prev_sample
-    return vae.decode(x)
 
 
 class DiffusionTask(Task):
@@ -198,29 +177,57 @@ class DiffusionTask(Task):
         gen = torch.Generator(device=batch["src"].device).manual_seed(self.cfg.train.seed)
         # Held-out loss with a fixed generator: comparable from one evaluation to the next.
         val_loss = float(objective(batch, gen)[0])
-        n = self.cfg.sample.preview_count
-        small = {k: v[:n] for k, v in batch.items()}
-        latents, fusion, tokens, src_latents = objective.conditions(small)
+        n = min(self.cfg.sample.preview_count, len(self.val))
         stage2 = objective.stage2
         ctx = ema.applied(stage2) if ema is not None else contextlib.nullcontext(stage2)
         with ctx:
-            gen_images = preview(stage2, objective.vae, self.scheduler_config, fusion, tokens, small["pose"],
-                                 steps=self.cfg.sample.preview_steps, guidance=self.cfg.sample.guidance,
-                                 seed=self.cfg.train.seed, src_latents=src_latents)
-        rows = [list(r) for r in zip(to_uint8(small["src"]), to_uint8(small["pose"]), to_uint8(gen_images),
+            generated = self._previews(objective, n)
+        small = {k: v[:n] for k, v in batch.items()}
+        rows = [list(r) for r in zip(to_uint8(small["src"]), to_uint8(small["pose"]), generated,
                                       to_uint8(small["tgt"]))]
         save_grid(self.run / "samples" / f"step-{step:06d}.png", rows)
         return {"val_loss": val_loss}
 
+    def _meta(self, step: int, ema: EMA | None):
+        """The bundle meta of this run: the config's sampling defaults where it sets them."""
+        from ..models.bundle import BundleMeta
+
+        s = self.cfg.sample
+        given = {k: v for k, v in (("steps", s.steps), ("guidance", s.guidance), ("sampler", s.sampler))
+                 if v is not None}
+        return BundleMeta(size=self.size.name, image_size=tuple(self.size.image_size), **given,
+                          extra={"trained_steps": step, "data": str(self.prepared.root), "ema": ema is not None})
+
+    def _previews(self, objective: DiffusionObjective, n: int) -> list:
+        """The first `n` held-out pairs rendered exactly as `signgen synthesize` would with the
+        bundle this step exports: source picture and target keypoints in, picture out."""
+        from ..models.bundle import Bundle, make_scheduler
+        from ..pose.track import PoseTrack
+        from ..rendering.pipeline import Renderer
+        from ..rendering.settings import Settings
+
+        stage2 = objective.stage2
+        device = next(stage2.parameters()).device
+        bundle = Bundle(stage1=objective.stage1, stage2=stage2, vae=objective.vae,
+                        scheduler=make_scheduler(self.scheduler_config), meta=self._meta(0, None), folder=None,
+                        device=device, dtype=torch.float32)
+        renderer = Renderer(bundle, resize=self.cfg.data.resize)
+        settings = Settings.given(steps=self.cfg.sample.preview_steps, seed=self.cfg.train.seed)
+        H, W = self.size.image_size
+        out = []
+        for pair in self.val.pairs[:n]:
+            (sc, sf), (tc, tf) = pair.source, pair.target
+            xy, conf = self.val.pose_points(tc, tf, False)
+            target = PoseTrack(xy=xy[None], conf=conf[None], fps=25.0, width=W, height=H)
+            out.append(renderer.synthesize(self.val.image(sc, sf, False), target, 1, settings)[0])
+        return out
+
     def export(self, objective: nn.Module, step: int, ema: EMA | None, final: bool) -> None:
-        from ..models.bundle import BundleMeta, save_bundle
+        from ..models.bundle import save_bundle
 
         if not (final or self.cfg.train.bundle_every_checkpoint):
             return
-        s = self.cfg.sample
-        meta = BundleMeta(size=self.size.name, image_size=tuple(self.size.image_size), steps=s.steps,
-                          guidance=s.guidance, sampler=s.sampler,
-                          extra={"trained_steps": step, "data": str(self.prepared.root), "ema": ema is not None})
+        meta = self._meta(step, ema)
         stage2 = objective.stage2
         ctx = ema.applied(stage2) if ema is not None else contextlib.nullcontext(stage2)
         with ctx:

@@ -23,10 +23,10 @@ from torch.utils.data import DataLoader
 
 from ..config import Config, StageConfig, save_config
 from ..errors import InputError
-from ..pose.io.files import remove_temp_files
+from ..base.files import remove_temp_files
 from .common import (EMA, CsvLog, latest_checkpoint, load_checkpoint, lr_at, run_record,
                      save_checkpoint)
-from .data import PairDataset, StepBatches, derive_seed
+from .data import PairDataset, StepBatches, train_seed
 
 __all__ = ["Task", "run_task", "make_accelerator"]
 
@@ -182,11 +182,10 @@ def run_task(task: Task, *, resume: bool = False, progress: bool = True) -> dict
 
     bar = None
     if main and progress and start < steps:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        from ..base.progress import progress_bar
 
-        bar = Progress(TextColumn(f"[bold]{task.stage}[/]"), BarColumn(), MofNCompleteColumn(),
-                       TimeRemainingColumn(), TextColumn("{task.fields[info]}"), transient=False)
-        bar_id = bar.add_task(task.stage, total=steps, completed=start, info="")
+        bar = progress_bar(info=True)
+        bar_id = bar.add_task(f"[bold]{task.stage}[/]", total=steps, completed=start, info="")
         bar.start()
 
     sums: dict[str, float] = {}
@@ -198,9 +197,9 @@ def run_task(task: Task, *, resume: bool = False, progress: bool = True) -> dict
         model.train()
         for micro, batch in zip(range(start * accum, steps * accum), loader):
             step = micro // accum
-            torch.manual_seed(derive_seed(cfg.train.seed, 10, acc.process_index, micro))  # dropout etc.
+            torch.manual_seed(train_seed(cfg.train.seed, 10, acc.process_index, micro))  # dropout etc.
             gen = torch.Generator(device=acc.device)
-            gen.manual_seed(derive_seed(cfg.train.seed, 11, acc.process_index, micro))
+            gen.manual_seed(train_seed(cfg.train.seed, 11, acc.process_index, micro))
             for g, base in zip(optimizer.param_groups, base_lrs):
                 g["lr"] = lr_at(step, st, base)
             task.at_step(acc.unwrap_model(model), step)

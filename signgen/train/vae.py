@@ -33,8 +33,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from .common import EMA, build_size, replace_dir, save_grid, to_uint8
+from ..base.files import replace_folder
 from ..pose.parts import box_mask
+from .common import EMA, build_size, save_grid, to_uint8
 from .data import PairDataset
 from .loop import Task
 
@@ -226,4 +227,4 @@ class VaeTask(Task):
             vae.model.register_to_config(scaling_factor=scale)
         tmp = Path(tempfile.mkdtemp(prefix=".vae.tmp-", dir=self.run))
         vae.model.save_pretrained(tmp, safe_serialization=True)
-        replace_dir(tmp, self.run / "vae")
+        replace_folder(tmp, self.run / "vae")

@@ -10,10 +10,10 @@ Every reader returns a `PoseTrack` (or, for a gloss sequence, a `GlossSequence`)
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from ...base.files import check_output_path as _check_output_path
 from ...errors import InputError
 from ..track import PoseTrack
 from .arrays import read_npy, read_npz, write_npy, write_npz
@@ -36,20 +36,8 @@ _SUPPORTED = ".pose, .json, .npy, .npz, or a folder of OpenPose *_keypoints.json
 
 
 def check_output_path(path: str | Path, suffixes: tuple[str, ...] = TRACK_SUFFIXES) -> Path:
-    """Fail early (before any work) if `path` cannot be written: unknown extension or missing folder."""
-    path = Path(path)
-    if path.suffix.lower() not in suffixes:
-        raise InputError(
-            f"unknown output format {path.suffix or '(no extension)'!r}; supported: {', '.join(suffixes)}", path
-        )
-    if path.is_dir():
-        raise InputError("is a folder; give a file name", path)
-    if not path.parent.is_dir():
-        problem = "is a file, not a folder" if path.parent.exists() else "does not exist"
-        raise InputError(f"output folder {str(path.parent)!r} {problem}", path)
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise InputError(f"output folder {str(path.parent)!r} is not writable (permission denied or read-only)", path)
-    return path
+    """`signgen.base.files.check_output_path` with the track formats as the default suffixes."""
+    return _check_output_path(path, suffixes)
 
 
 def read_track(

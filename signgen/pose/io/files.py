@@ -1,4 +1,5 @@
-"""Safe file access shared by every format: atomic writes, existence checks, bounded reads.
+"""Safe file access shared by every format: existence checks, bounded reads (the generic
+file helpers, atomic writes and `open_checked`, are `signgen.base.files`).
 
 Untrusted files are opened once, checked on the open descriptor (a regular file, not a FIFO or a
 device that never ends; optionally confined to a folder and the very file that was checked
@@ -9,99 +10,21 @@ first; every failure is an `InputError` naming the file.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
-import shutil
-import stat
-import tempfile
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import numpy as np
 
+from ...base.files import (atomic_write_bytes, file_identity, open_checked, os_problem,  # noqa: F401
+                           remove_temp_files)  # the readers beside this module import them from here
 from ...errors import InputError
 from ...limits import LIMITS, limit, limit_error
 
 MAX_FILE_BYTES = LIMITS["max_file_bytes"].default
 """The default file-size cap (SIGNGEN_MAX_FILE_BYTES overrides it)."""
-
-_OS_PROBLEMS = {
-    errno.ENOENT: "no such file (or a broken symbolic link)",
-    errno.EACCES: "permission denied",
-    errno.EPERM: "permission denied",
-    errno.ELOOP: "symbolic link loop (or a symbolic link where none may be)",
-    errno.EISDIR: "is a folder, not a file",
-    errno.ENOSPC: "no space left on the device",
-    errno.EROFS: "read-only file system",
-    errno.EDQUOT: "disk quota exceeded",
-    errno.ENAMETOOLONG: "file name too long",
-}
-
-
-def os_problem(error: OSError) -> str:
-    """An OSError as a few words a user can act on ("permission denied", "no space left ...")."""
-    return _OS_PROBLEMS.get(error.errno, error.strerror or type(error).__name__)
-
-
-def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return name
-    return "not a regular file"
-
-
-def _inside(real: str, folder: str | Path) -> bool:
-    root = os.path.realpath(folder)
-    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
-
-
-def open_checked(
-    path: str | Path, *, inside: str | Path | None = None, expect: tuple[int, int] | None = None,
-) -> BinaryIO:
-    """Open an untrusted file for reading, refusing anything but a regular file.
-
-    The file is opened without blocking (a FIFO cannot hang the open) and checked on the open
-    descriptor, so what is read is what was checked. `inside`: the file, all symbolic links
-    followed, must lie in that folder, and is then opened with O_NOFOLLOW. `expect`: the
-    (st_dev, st_ino) the file had when it was checked earlier (a lexicon's files, when it was
-    opened): a file swapped in since is refused.
-    """
-    path = Path(path)
-    if "\x00" in str(path):
-        raise InputError("file name contains a NUL byte", repr(str(path)))
-    target, flags = str(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    if inside is not None:
-        try:
-            target = os.path.realpath(path, strict=True)
-        except OSError as e:
-            raise InputError(os_problem(e), path) from None
-        if not _inside(target, inside):
-            raise InputError(f"leaves the folder {str(inside)!r} (through a symbolic link or '..')", path)
-        flags |= getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(target, flags)
-    except OSError as e:
-        raise InputError(os_problem(e), path) from None
-    try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(f"is {_kind(st.st_mode)}, not a regular file", path)
-        if expect is not None and (st.st_dev, st.st_ino) != tuple(expect):
-            raise InputError("the file was replaced after it was checked; refusing to read it", path)
-        return os.fdopen(fd, "rb")
-    except BaseException:
-        os.close(fd)
-        raise
-
-
-def file_identity(path: str | Path) -> tuple[int, int]:
-    """(st_dev, st_ino) of a file, for `open_checked(expect=...)`."""
-    st = os.stat(path)
-    return st.st_dev, st.st_ino
-
 
 def read_checked(
     path: str | Path, *, inside: str | Path | None = None, expect: tuple[int, int] | None = None,
@@ -120,65 +43,6 @@ def read_checked(
     if len(data) > cap:  # the file grew while being read
         raise limit_error(limit_name, len(data), path, what)
     return data
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write a file so that it is either absent or complete: temp file in the same folder, then rename.
-
-    The file gets the permissions a plain `open(path, "w")` would give (mkstemp's are 0600)."""
-    path = Path(path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:  # read-only or missing folder: the user's to fix
-        raise InputError(f"cannot write ({os_problem(e)})", path) from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except OSError as e:  # a full disk, a quota
-        Path(tmp).unlink(missing_ok=True)
-        raise InputError(f"cannot write ({os_problem(e)})", path) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-_TEMP_FILE = r"\.{name}\.[A-Za-z0-9_]+\.tmp(?:\.[A-Za-z0-9]+)?"  # atomic_write_bytes, write_video
-_TEMP_DIR = r"\.{name}\.(?:tmp|old)-[A-Za-z0-9_]+"  # tempfile.mkdtemp of folder writers
-
-
-def remove_temp_files(folder: str | Path, name: str | None = None) -> int:
-    """Delete the hidden temp files and folders a killed writer left in `folder`; returns how many.
-
-    These are the names `atomic_write_bytes` (`.NAME.XXXX.tmp`), `write_video`
-    (`.STEM.XXXX.tmp.mp4`) and the folder writers (`.NAME.tmp-XXXX`, `.NAME.old-XXXX`) use;
-    `name` limits it to the temps of one target (its file name, or a video's stem). Call it
-    only where no other live process writes the same targets (the next run of the same job).
-    """
-    folder = Path(folder)
-    pattern = re.compile("|".join(p.format(name=".+" if name is None else re.escape(name))
-                                  for p in (_TEMP_FILE, _TEMP_DIR)))
-    removed = 0
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return 0
-    for entry in entries:
-        if not pattern.fullmatch(entry.name):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
-        else:
-            Path(entry.path).unlink(missing_ok=True)
-        removed += 1
-    return removed
 
 
 def existing(path: str | Path) -> Path:

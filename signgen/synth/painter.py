@@ -255,7 +255,7 @@ def _unit_from_pose(xy: np.ndarray, conf: np.ndarray, identity: Identity, height
     return 0.21 * height
 
 
-def render_frame(identity: Identity, pose_xy: np.ndarray, conf: np.ndarray, width: int = 210,
+def paint_signer(identity: Identity, pose_xy: np.ndarray, conf: np.ndarray, width: int = 210,
                  height: int = 260) -> np.ndarray:
     """One RGB frame, uint8 [height, width, 3], of `identity` in the canonical pose (xy [128, 2],
     conf [128]; conf 0 = missing, that part is not drawn)."""

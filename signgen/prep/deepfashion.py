@@ -16,11 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from signgen.data.prepared import Clip, Pair, PreparedDataset, read_image
-from signgen.errors import InputError
-from signgen.pose.track import PoseTrack
+from ..base.images import read_image
+from ..data.prepared import Clip, Pair, PreparedDataset
+from ..errors import InputError
+from ..pose.track import PoseTrack
 
-from .common import PrepSummary, SkipReport, check_resume, progress_bar
+from ..base.progress import progress_bar
+
+from .common import PrepSummary, SkipReport, check_resume
 
 SPLITS = ("train", "test")
 PAIRS = "fasion-resize-pairs-{split}.csv"

@@ -15,14 +15,17 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from signgen.data.prepared import PreparedDataset
-from signgen.errors import InputError
-from signgen.pose.align import (AlignConfig, Alignment, Segment, align_corpus, arm_features, estimate_templates,
+from ..data.prepared import PreparedDataset
+from ..errors import InputError
+from ..pose.align import (AlignConfig, Alignment, Segment, align_corpus, arm_features, estimate_templates,
                                  medoids)
-from signgen.pose.io import atomic_write_bytes, write_pose
-from signgen.pose.lexicon import LexiconEntry, write_lexicon
+from ..base.files import atomic_write_bytes
+from ..pose.io import write_pose
+from ..pose.lexicon import LexiconEntry, write_lexicon
 
-from .common import SkipReport, progress_bar
+from ..base.progress import progress_bar
+
+from .common import SkipReport
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 

@@ -3,7 +3,7 @@
 Reads `annotations/manual/PHOENIX-2014-T.{train,dev,test}.corpus.csv` (`|`-separated:
 `name|video|start|end|speaker|orth|translation`) and the frame folders
 `features/fullFrame-210x260px/<split>/<name>/images0001.png ...`. Keypoints come from provided
-per-clip files (`data_prep.keypoints`) or from MediaPipe Holistic run on every frame, in
+per-clip files (`signgen.prep.keypoints`) or from MediaPipe Holistic run on every frame, in
 worker processes. Every frame is decoded, so a missing or unreadable frame, or keypoints whose
 frame count differs from the images, skip that clip (reported, not fatal). A rerun skips
 clips already prepared. Pairs: FPDM's random training triples from train clips, and the test
@@ -19,12 +19,14 @@ from typing import Iterable
 
 import numpy as np
 
-from signgen.data.prepared import IMAGE_EXTENSIONS, Clip, PreparedDataset, read_image
-from signgen.errors import InputError
-from signgen.pose.track import PoseTrack
+from ..base.images import read_image
+from ..base.progress import progress_bar
+from ..data.prepared import IMAGE_EXTENSIONS, Clip, PreparedDataset
+from ..errors import InputError
+from ..pose.track import PoseTrack
 
 from .common import (PrepSummary, SkipReport, check_resume, every_frame_pairs, numbering_gap, parallel_map,
-                     progress_bar, training_pairs)
+                     training_pairs)
 from .keypoints import find_keypoint_file, read_keypoint_file
 
 SPLITS = ("train", "dev", "test")
@@ -43,7 +45,7 @@ class CorpusRow:
 
 
 @dataclass(frozen=True)
-class ClipJob:
+class PrepJob:
     """Everything a worker needs to prepare one clip (picklable)."""
 
     row: CorpusRow
@@ -127,7 +129,7 @@ def extract_frames(images: Iterable[np.ndarray], width: int, height: int) -> tup
     return track.xy, track.conf
 
 
-def prepare_one(job: ClipJob) -> tuple[np.ndarray, np.ndarray] | str:
+def prepare_one(job: PrepJob) -> tuple[np.ndarray, np.ndarray] | str:
     """Keypoints (canonical xy [T,128,2], conf [T,128]) of one clip, or why it was skipped.
 
     Runs in a worker process: returns an error string instead of raising.
@@ -156,7 +158,7 @@ def prepare_one(job: ClipJob) -> tuple[np.ndarray, np.ndarray] | str:
 
 def _dataset_size(root: Path, rows: list[CorpusRow]) -> tuple[int, int]:
     """Frame size of the release: the first readable frame's."""
-    from signgen.pose.extract import open_image
+    from signgen.base.images import open_image
 
     for row in rows:
         folder = root / row.split / row.name
@@ -211,7 +213,7 @@ def prepare_phoenix(
         if ds.has_clip(row.name):
             summary.reused += 1
             continue
-        jobs.append(ClipJob(row, str(root / row.split / row.name), kp, size))
+        jobs.append(PrepJob(row, str(root / row.split / row.name), kp, size))
 
     try:
         with progress_bar(progress) as bar:

@@ -20,13 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from signgen.data.prepared import PreparedDataset
-from signgen.errors import InputError
-from signgen.pose.align import Segment, boundary_error
-from signgen.pose.layouts import canonical as C
-from signgen.pose.lexicon import Lexicon
-from signgen.pose.stitch import glosses_to_track, normalise
-from signgen.pose.track import PoseTrack
+from ..data.prepared import PreparedDataset
+from ..errors import InputError
+from ..pose.align import Segment, boundary_error
+from ..pose.layouts import canonical as C
+from ..pose.lexicon import Lexicon
+from ..pose.stitch import glosses_to_track, normalise
+from ..pose.track import PoseTrack
 
 FRAME = 256  # common frame both tracks are normalised into
 JOINTS = np.array(list(range(1, 8)) + list(range(C.LEFT_HAND_START, C.FACE_START)))  # neck, arms, hands

@@ -12,15 +12,12 @@ import re
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence, TypeVar
+from typing import Callable, Iterable, Iterator, Sequence, TypeVar
 
 import numpy as np
 
-from signgen.data.prepared import Clip, Pair, PreparedDataset
-from signgen.pose.io import atomic_write_bytes
-
-if TYPE_CHECKING:
-    from rich.progress import Progress
+from ..data.prepared import Clip, Pair, PreparedDataset
+from ..base.files import atomic_write_bytes
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -81,17 +78,6 @@ def check_resume(ds: PreparedDataset, name: str, image_root: Path) -> None:
     if Path(ds.meta["image_root"]) != Path(image_root):
         raise InputError(f"was prepared from another release ({ds.meta['image_root']}); use another output folder",
                          ds.root)
-
-
-def progress_bar(enabled: bool = True) -> "Progress":
-    """ONE rich progress bar on stderr (stdout stays for the summary)."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled,
-    )
 
 
 def parallel_map(fn: Callable[[T], R], items: Sequence[T], workers: int) -> Iterator[tuple[T, R]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from signgen.synth import write_synthetic_release
+from ..synth import write_synthetic_release
 
 
 def make_synthetic_release(out: str | Path, *, num_signers: int = 9, sentences_per_signer: int = 20,

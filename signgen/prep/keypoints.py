@@ -25,10 +25,10 @@ from typing import Any
 
 import numpy as np
 
-from signgen.errors import InputError
-from signgen.pose.io import read_npy, read_npz, read_pose
-from signgen.pose.layouts import coco_wholebody
-from signgen.pose.track import PoseTrack
+from ..errors import InputError
+from ..pose.io import read_npy, read_npz, read_pose
+from ..pose.layouts import coco_wholebody
+from ..pose.track import PoseTrack
 
 EXTENSIONS = (".pose", ".npz", ".npy", ".json")
 NUM_COCO = len(coco_wholebody.NAMES)  # 133
