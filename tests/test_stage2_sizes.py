@@ -14,12 +14,12 @@ SD21_UNET_PARAMS = 865_910_724
 
 
 def test_registry_names_and_unknown_name():
-    assert list_sizes() == ["tiny", "phoenix", "deepfashion"]
-    with pytest.raises(InputError, match="unknown model size 'huge'; known sizes: tiny, phoenix, deepfashion"):
+    assert list_sizes() == ["tiny", "small", "phoenix", "deepfashion"]
+    with pytest.raises(InputError, match="unknown model size 'huge'; known sizes: tiny, small, phoenix, deepfashion"):
         get_size("huge")
 
 
-@pytest.mark.parametrize("name", ["tiny", "phoenix", "deepfashion"])
+@pytest.mark.parametrize("name", ["tiny", "small", "phoenix", "deepfashion"])
 def test_sizes_are_consistent(name):
     s = get_size(name)
     h, w = s.image_size
@@ -83,3 +83,20 @@ def test_sd_sizes_have_sd21_unet(name):
         out = m(torch.empty(2, 4, h // 8, w // 8), 10, torch.empty(1, 768), torch.empty(1, 257, 1024),
                 torch.empty(2, 3, h, w), drop_mask=torch.zeros(2, 3, dtype=torch.bool))
     assert out.shape == (2, 4, h // 8, w // 8)
+
+
+def test_small_geometry():
+    """small: PHOENIX's aspect at 128x160, a factor-4 VAE with 8 latent channels and no mid-block
+    attention (fully convolutional, so it trains on crops), 32x40x8 latents, tiny's UNet."""
+    s = get_size("small")
+    assert s.image_size == (160, 128) and s.vae.factor == 4 and s.vae.latent_channels == 8
+    assert s.vae.mid_block_add_attention is False
+    assert tuple(s.stage2.latent_size) == (40, 32) and s.stage2.latent_channels == s.stage2.src_latent_channels == 8
+    m = Stage2(s.stage2)
+    assert m.unet.config.in_channels == 8 + 8 + 64
+    lat = torch.zeros(1, 8, 40, 32)
+    from signgen.models.vae import Vae
+
+    vae = Vae.from_config(s.vae)
+    assert vae.decode(lat).shape == (1, 3, 160, 128)
+    assert vae.encode(torch.zeros(1, 3, 64, 64)).shape == (1, 8, 16, 16)  # crops work too
