@@ -41,15 +41,23 @@ def load_motion(
     poses: str | Path | PoseTrack | GlossSequence | None = None, *,
     glosses: str | Sequence[str] | None = None, lexicon: str | None = None, language: str | None = None,
     fps: float | None = None, progress: bool = False,
+    text: str | None = None, signed_language: str | None = None, fingerspell_unknown: bool = False,
 ) -> PoseTrack:
     """The motion as a canonical track: a track file / folder, a driving video (keypoints extracted
-    with MediaPipe), a gloss sequence (JSON or `glosses=`) turned into a track by a lexicon."""
+    with MediaPipe), a gloss sequence (JSON or `glosses=`) turned into a track by a lexicon, or
+    spoken-language `text` (`language` is then the text's, e.g. "de"; `signed_language` the
+    lexicon's) turned into glosses by spoken-to-signed's offline text-to-gloss."""
     from .pose import io as pose_io
 
-    if (poses is None) == (glosses is None):
-        raise InputError("give exactly one motion: poses (a track, gloss file or driving video) or glosses")
+    if sum(m is not None for m in (poses, glosses, text)) != 1:
+        raise InputError("give exactly one motion: poses (a track, gloss file or driving video), glosses or text")
     if fps is not None and not fps > 0:
         raise InputError(f"fps must be > 0, got {fps}")
+    if text is not None:
+        from .pose.text import text_to_track
+
+        return text_to_track(text, language or "", lexicon or "fingerspelling", signed_language,
+                             fingerspell_unknown=fingerspell_unknown, fps=fps or 25.0)
     where = None
     if glosses is not None:
         poses = GlossSequence(tuple([glosses] if isinstance(glosses, str) else glosses),
@@ -67,7 +75,8 @@ def load_motion(
         from .pose.stitch import glosses_to_track
 
         items = poses.glosses[0] if len(poses.glosses) == 1 else list(poses.glosses)
-        track = glosses_to_track(items, lexicon or poses.lexicon, language or poses.language, fps=fps or 25.0)
+        track = glosses_to_track(items, lexicon or poses.lexicon, signed_language or language or poses.language,
+                                 fps=fps or 25.0, fingerspell_unknown=fingerspell_unknown)
     elif isinstance(poses, PoseTrack):
         track = poses
     else:
@@ -157,6 +166,9 @@ def render(
     glosses: str | Sequence[str] | None = None,
     lexicon: str | None = None,
     language: str | None = None,
+    text: str | None = None,
+    signed_language: str | None = None,
+    fingerspell_unknown: bool = False,
     output: str | Path | None = None,
     model: str | Path | None = None,
     steps: int | None = None,
@@ -174,7 +186,9 @@ def render(
     batch_size: int | None = None,
     renderer: Any = None,
 ) -> Path | Iterator[np.ndarray]:
-    """A video of the person in `source` doing the motion (`poses`, or `glosses` via a lexicon).
+    """A video of the person in `source` doing the motion (`poses`, or `glosses` via a lexicon,
+    or spoken-language `text`: `language` is then the text's, e.g. "de", and `signed_language`
+    the lexicon's, e.g. "gsg"; `fingerspell_unknown` spells what the lexicon lacks).
 
     With `output` (.mp4, .webm, .gif) the frames stream into that file, which appears only when
     complete, and its path is returned; without, an iterator of RGB uint8 frames. `steps` and
@@ -199,7 +213,8 @@ def render(
     image, source_path = load_source(source)
     if renderer is None:
         model_dir, dev = resolve_model(model), pick_device(device)
-    track = load_motion(poses, glosses=glosses, lexicon=lexicon, language=language, fps=fps, progress=progress)
+    track = load_motion(poses, glosses=glosses, lexicon=lexicon, language=language, fps=fps, progress=progress,
+                        text=text, signed_language=signed_language, fingerspell_unknown=fingerspell_unknown)
     track = fit_motion(track, image, source_path, retarget)
     if renderer is None:
         renderer = Renderer.load(model_dir, dev)

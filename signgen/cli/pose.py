@@ -180,3 +180,35 @@ def from_glosses(
         fingerspell_unknown=fingerspell_unknown, width=width, height=height,
     )
     summary("wrote", out, pose_io.write_track(track, out, layout))
+
+
+@app.command("from-text")
+def from_text(
+    text: str = typer.Argument(..., help='Spoken-language text, e.g. "Hallo, wie geht es dir?".'),
+    out: Path = typer.Option(..., "-o", "--output", help="Output track (.json, .pose, .npy, .npz)."),
+    language: str = typer.Option(..., "--language", help="Spoken language of the text, e.g. de, en, fr."),
+    signed_language: Optional[str] = typer.Option(None, "--signed-language", help="Signed language, e.g. gsg (default: the lexicon's, when it has only one)."),
+    lexicon: Optional[str] = typer.Option(None, "--lexicon", help='A lexicon folder (spoken-to-signed index.csv layout) or "fingerspelling" (the default).'),
+    fingerspell_unknown: bool = typer.Option(False, "--fingerspell-unknown", help="Spell words the lexicon lacks, letter by letter."),
+    fps: float = typer.Option(25.0, "--fps", help="Frame rate of the track (at most 1000)."),
+    width: int = typer.Option(512, "--width", help="Frame width of the track."),
+    height: int = typer.Option(512, "--height", help="Frame height of the track."),
+    layout: Optional[str] = typer.Option(None, "--layout", help=_OUT_LAYOUT),
+) -> None:
+    """Build a keypoint track from spoken-language text: spoken-to-signed's offline text-to-gloss
+    (simplemma lemmas), then the lexicon, as `from-glosses` does.
+
+    Prints which words the lexicon covered and which were fingerspelled.
+
+    Example: signgen pose from-text "Hallo, wie geht es dir?" --language de --signed-language gsg -o hallo.pose
+    """
+    out = pose_io.check_output_path(out)
+    layout = layout_name(layout, "--layout")
+    _fps(fps, "--fps")
+    _frame_size(width, "--width"), _frame_size(height, "--height")
+    from ..pose.text import text_to_track
+
+    track = text_to_track(text, language, lexicon or "fingerspelling", signed_language,
+                          fingerspell_unknown=fingerspell_unknown, fps=fps, width=width, height=height)
+    console.print(Text(track.meta["coverage"].summary()))
+    summary("wrote", out, pose_io.write_track(track, out, layout))

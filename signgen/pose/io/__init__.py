@@ -107,7 +107,7 @@ def read_sequence(path: str | Path, **kw: Any) -> PoseTrack | GlossSequence:
     return read_track(path, **kw)
 
 
-_WRITERS = {".pose": write_pose, ".json": write_json_track, ".npy": write_npy, ".npz": write_npz}
+_WRITERS = {".json": write_json_track, ".npy": write_npy, ".npz": write_npz}
 
 
 def write_track(track: PoseTrack, path: str | Path, layout: str | None = None) -> PoseTrack:
@@ -119,5 +119,8 @@ def write_track(track: PoseTrack, path: str | Path, layout: str | None = None) -
     target = layout if layout is not None else default_pose_layout(track.layout) if suffix == ".pose" else track.layout
     if skeleton.get_layout(target).name != track.layout:
         track = track.to_layout(target)
-    _WRITERS[suffix](track, path)
+    if suffix == ".pose":
+        write_pose(track, path, track.layout)
+    else:
+        _WRITERS[suffix](track, path)
     return track
