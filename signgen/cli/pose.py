@@ -22,7 +22,7 @@ from .output import console, group, layout_name
 
 app = group("Keypoint tracks: extract, convert, preview, build from glosses.")
 
-_TRACK_FORMATS = ".pose, .json, .npy, .npz, or a folder of OpenPose *_keypoints.json files"
+_TRACK_FORMATS = ".pose, .json, .npy, .npz, or a folder of OpenPose *_keypoints.json files (or a .zip of one)"
 _OUT_LAYOUT = ("Layout of the written track (default: canonical; a .pose file: MediaPipe Holistic, "
                "which pose-format and spoken-to-signed read; 'canonical' keeps signgen's own).")
 

@@ -21,19 +21,19 @@ from .arrays import read_npy, read_npz, write_npy, write_npz
 from .checks import MAX_COORD, MAX_SIZE, check_args
 from .files import MAX_FILE_BYTES, atomic_write_bytes, existing  # the default; SIGNGEN_MAX_FILE_BYTES raises it
 from .jsonseq import GlossSequence, read_json, write_gloss_sequence, write_json_track
-from .openpose import read_openpose
+from .openpose import read_openpose, read_openpose_zip
 from .posefile import default_pose_layout, read_pose, write_pose
 from .schema import seq_schema
 
 __all__ = [
     "MAX_COORD", "MAX_FILE_BYTES", "MAX_SIZE", "TRACK_SUFFIXES", "GlossSequence", "PoseTrack",
-    "atomic_write_bytes", "check_output_path", "default_pose_layout", "read_json", "read_npy", "read_npz", "read_openpose",
+    "atomic_write_bytes", "check_output_path", "default_pose_layout", "read_json", "read_npy", "read_npz", "read_openpose", "read_openpose_zip",
     "read_pose", "read_sequence", "read_track", "seq_schema", "write_gloss_sequence",
     "write_json_track", "write_npy", "write_npz", "write_pose", "write_track",
 ]
 
 TRACK_SUFFIXES = (".pose", ".json", ".npy", ".npz")
-_SUPPORTED = ".pose, .json, .npy, .npz, or a folder of OpenPose *_keypoints.json files"
+_SUPPORTED = ".pose, .json, .npy, .npz, or a folder of OpenPose *_keypoints.json files (or a .zip of one)"
 
 
 def check_output_path(path: str | Path, suffixes: tuple[str, ...] = TRACK_SUFFIXES) -> Path:
@@ -72,6 +72,8 @@ def read_track(
         return read_npz(path, layout=layout, fps=fps, width=width, height=height)
     if path.is_dir():
         track = read_openpose(path, fps=fps, width=width, height=height)
+    elif suffix == ".zip":
+        track = read_openpose_zip(path, fps=fps, width=width, height=height)
     elif suffix == ".pose":
         track = read_pose(path)
     elif suffix == ".json":
