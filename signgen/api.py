@@ -11,7 +11,7 @@ import io
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -135,9 +135,13 @@ def render_settings(**kw: Any):
 
 
 @contextmanager
-def progress_bar(enabled: bool) -> Iterator[Any]:
+def progress_bar(enabled: bool | Callable[[str, int, int], None]) -> Iterator[Any]:
     """A rich progress bar on stderr over denoising steps and written frames; yields the
-    `progress(what, done, total)` callback (None when disabled)."""
+    `progress(what, done, total)` callback (None when disabled). A callable is used as that
+    callback itself (a web page's progress bar)."""
+    if callable(enabled):
+        yield enabled
+        return
     if not enabled:
         yield None
         return
@@ -181,7 +185,8 @@ def render(
     retarget: bool = True,
     side_by_side: bool = False,
     fps: float | None = None,
-    progress: bool = True,
+    progress: bool | Callable[[str, int, int], None] = True,
+    track_output: str | Path | None = None,
     window: int | None = None,
     batch_size: int | None = None,
     renderer: Any = None,
@@ -197,15 +202,19 @@ def render(
     noise and `smoothing` (0 = off) blends latents along time at the noisy steps: both keep
     appearance from flickering. `side_by_side` gives source | pose | result, 3x as wide. The
     same seed gives the same frames on the same device. `progress` shows a rich bar on stderr
-    while writing `output` (the iterator form shows none). `renderer` reuses a loaded
+    while writing `output` (the iterator form shows none), or is called as `progress(what, done,
+    total)`. `track_output` (.pose, .json, .npz) also writes the motion as rendered, fitted to
+    the signer (a .pose as MediaPipe Holistic, which other tools read). `renderer` reuses a loaded
     `signgen.rendering.pipeline.Renderer` (then `model`/`device` are ignored).
     """
     from .models.device import pick_device
+    from .pose import io as pose_io
     from .rendering.pipeline import Renderer, resolve_model
     from .rendering.sampler import NOISE_MODES
     from .video import FORMATS
 
     out = _check_output(output, FORMATS) if output is not None else None
+    track_out = _check_output(track_output, pose_io.TRACK_SUFFIXES) if track_output is not None else None
     if noise not in NOISE_MODES:
         raise InputError(f"noise must be one of {', '.join(NOISE_MODES)}, got {noise!r}")
     settings = render_settings(steps=steps, guidance=guidance, fusion_guidance=fusion_guidance, seed=seed,
@@ -216,6 +225,8 @@ def render(
     track = load_motion(poses, glosses=glosses, lexicon=lexicon, language=language, fps=fps, progress=progress,
                         text=text, signed_language=signed_language, fingerspell_unknown=fingerspell_unknown)
     track = fit_motion(track, image, source_path, retarget)
+    if track_out is not None and out is None:
+        pose_io.write_track(track, track_out)
     if renderer is None:
         renderer = Renderer.load(model_dir, dev)
     out_fps = track.fps
@@ -238,6 +249,8 @@ def render(
 
     with progress_bar(progress) as update:
         write_video(frames(update), out, out_fps)
+    if track_out is not None:  # after the video: a failed render leaves neither file
+        pose_io.write_track(track, track_out)
     return out
 
 

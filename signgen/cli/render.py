@@ -77,6 +77,7 @@ def render(
     smoothing: float = typer.Option(0.5, "--smoothing", help=_SMOOTH),
     retarget: bool = typer.Option(True, "--retarget/--no-retarget", help="Fit the motion to the signer found in the picture (MediaPipe); --no-retarget uses its own coordinates."),
     side_by_side: bool = typer.Option(False, "--side-by-side", help="Write source | drawn pose | result, 3x as wide."),
+    save_track: Optional[Path] = typer.Option(None, "--save-track", help="Also write the motion as rendered (fitted to the signer): .pose (MediaPipe Holistic), .json or .npz."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """A picture of a signer + a motion -> a video of that signer signing."""
@@ -93,7 +94,7 @@ def render(
     out = run(source, poses, glosses=glosses, text=text, signed_language=signed_language,
               fingerspell_unknown=fingerspell_unknown, lexicon=lexicon, language=language, output=output, model=model,
               steps=steps, guidance=guidance, fusion_guidance=fusion_guidance, seed=seed, device=device, noise=noise, smoothing=smoothing,
-              retarget=retarget, side_by_side=side_by_side, fps=fps, progress=not quiet)
+              retarget=retarget, side_by_side=side_by_side, fps=fps, progress=not quiet, track_output=save_track)
     n, rate, w, h = video_info(out)
     console.print(Text(f"wrote {out}: {n} frames, {rate:g} fps, {w}x{h}"))
 

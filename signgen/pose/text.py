@@ -69,6 +69,13 @@ class TextGlosses:
                 "lexicon": self.lexicon, "tokens": [t.__dict__ for t in self.tokens]}
 
 
+def spoken_languages() -> list[str]:
+    """Language codes the offline glosser lemmatises (simplemma's); others are split on spaces."""
+    from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
+
+    return sorted(SUPPORTED_LANGUAGES)
+
+
 def _words(text: str, spoken_language: str) -> list[tuple[str, str]]:
     """(word, lemma) pairs from spoken-to-signed's simple glosser; punctuation dropped."""
     from spoken_to_signed.text_to_gloss.simple import text_to_gloss
