@@ -170,22 +170,25 @@ def evaluate(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the per-clip and overall scores as JSON."),
     lpips_weights: Optional[Path] = typer.Option(None, "--lpips-weights", help="Local LPIPS-AlexNet state dict (needs the lpips package)."),
     fid_weights: Optional[Path] = typer.Option(None, "--fid-weights", help="Local FID Inception weights (needs torchmetrics + torch-fidelity)."),
+    fvd_weights: Optional[Path] = typer.Option(None, "--fvd-weights", help="Local I3D (Kinetics-400) state dict for FVD, .safetensors or .pt (needs cd-fvd)."),
     legibility: Optional[Path] = typer.Option(None, "--legibility", help="A hand classifier (signgen train legibility): back-recognise the hands."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="With --legibility: the synthetic release's groundtruth/phoenix folder."),
 ) -> None:
-    """SSIM, PSNR (LPIPS, FID with local weights) and temporal scores, on the whole frame, the changed
+    """SSIM, PSNR (LPIPS, FID, FVD with local weights) and temporal scores, on the whole frame, the changed
     region and (with poses) the hand and face crops; with --legibility, how many hands read right."""
     from ..eval import report as rep
     from ..pose.io import check_output_path
 
     if json_out is not None:
         check_output_path(json_out, (".json",))
-    result = rep.evaluate(pred, gt, lpips_weights=lpips_weights, fid_weights=fid_weights,
+    result = rep.evaluate(pred, gt, lpips_weights=lpips_weights, fid_weights=fid_weights, fvd_weights=fvd_weights,
                           legibility=legibility, labels=labels)
     console.print(rep.table(result))
     o = result["overall"]
     if "fid" in o:
         console.print(Text(f"FID {o['fid']:.2f} / changed region {o['fid_region']:.2f}"))
+    if "fvd" in o:
+        console.print(Text(f"FVD {o['fvd']:.2f} ({o['fvd_windows']} windows of 16 frames)"))
     for note in result["notes"]:
         console.print(Text(f"note: {note}"))
     if json_out is not None:
