@@ -128,7 +128,7 @@ def build(model: str | Path | None = None, *, workdir: str | Path, lexicons: lis
                 progress((done, total), desc="denoising steps" if what == "steps" else "frames")
 
             signgen.render(picture, **kwargs, output=video, track_output=track, model=model, device=device,
-                           steps=int(steps) or None, seed=int(seed), noise=noise, smoothing=float(smoothing),
+                           steps=int(steps or 0) or None, seed=int(seed or 0), noise=noise, smoothing=float(smoothing),
                            side_by_side=bool(side_by_side), retarget=bool(retarget), progress=tick)
             status = f"rendered {video.name}" + (f"; {note}" if note else "")
             return str(video), [str(video), str(track)], status
