@@ -14,8 +14,8 @@ SD21_UNET_PARAMS = 865_910_724
 
 
 def test_registry_names_and_unknown_name():
-    assert list_sizes() == ["tiny", "phoenix", "deepfashion"]
-    with pytest.raises(InputError, match="unknown model size 'huge'; known sizes: tiny, phoenix, deepfashion"):
+    assert list_sizes() == ["tiny", "small", "phoenix", "deepfashion"]
+    with pytest.raises(InputError, match="unknown model size 'huge'; known sizes: tiny, small, phoenix, deepfashion"):
         get_size("huge")
 
 

@@ -50,7 +50,6 @@ _COMPONENT_NAMES = {  # component -> (first index in the holistic layout, its po
 }
 _FACE_MESH_ONLY = 468  # a face without the 10 iris points, as older tools write it
 _OPENPOSE_COMPONENTS = ("pose_keypoints_2d", "face_keypoints_2d", "hand_left_keypoints_2d", "hand_right_keypoints_2d")
-ECOSYSTEM_LAYOUTS = ("holistic", "openpose")
 
 
 def default_pose_layout(layout: str) -> str:
