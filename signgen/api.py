@@ -9,7 +9,7 @@ itself is `signgen.rendering`: `inputs` (loading), `settings`, `pipeline` (the m
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -26,6 +26,9 @@ def render(
     glosses: str | Sequence[str] | None = None,
     lexicon: str | None = None,
     language: str | None = None,
+    text: str | None = None,
+    signed_language: str | None = None,
+    fingerspell_unknown: bool = False,
     output: str | Path | None = None,
     model: str | Path | None = None,
     steps: int | None = None,
@@ -40,12 +43,15 @@ def render(
     retarget: bool = True,
     side_by_side: bool = False,
     fps: float | None = None,
-    progress: bool = True,
+    progress: bool | Callable[[str, int, int], None] = True,
+    track_output: str | Path | None = None,
     window: int | None = None,
     batch_size: int | None = None,
     renderer: Any = None,
 ) -> Path | Iterator[np.ndarray]:
-    """A video of the person in `source` doing the motion (`poses`, or `glosses` via a lexicon).
+    """A video of the person in `source` doing the motion (`poses`, or `glosses` via a lexicon,
+    or spoken-language `text`: `language` is then the text's, e.g. "de", and `signed_language`
+    the lexicon's, e.g. "gsg"; `fingerspell_unknown` spells what the lexicon lacks).
 
     With `output` (.mp4, .webm, .gif) the frames stream into that file, which appears only when
     complete, and its path is returned; without, an iterator of RGB uint8 frames. Sampling
@@ -56,27 +62,34 @@ def render(
     every frame from the same noise and `smoothing` (0 = off) blends latents along time at the
     noisy steps: both keep appearance from flickering. `side_by_side` gives source | pose |
     result, 3x as wide. The same seed gives the same frames on the same device. `progress`
-    shows a rich bar on stderr while writing `output` (the iterator form shows none).
-    `renderer` reuses a loaded `signgen.rendering.pipeline.Renderer` (then `model`/`device`
+    shows a rich bar on stderr while writing `output` (the iterator form shows none), or is
+    called as `progress(what, done, total)`. `track_output` (.pose, .json, .npz) also writes the
+    motion as rendered, fitted to the signer (a .pose as MediaPipe Holistic, which other tools
+    read). `renderer` reuses a loaded `signgen.rendering.pipeline.Renderer` (then `model`/`device`
     are ignored).
     """
     from .base.files import check_output_path
     from .base.progress import progress_updates
     from .models.device import pick_device
+    from .pose import io as pose_io
     from .rendering.inputs import fit_motion, load_motion, load_source
     from .rendering.pipeline import Renderer, resolve_model, side_by_side_frames
     from .rendering.settings import Settings
     from .video import FORMATS, write_video
 
     out = check_output_path(output, FORMATS) if output is not None else None
+    track_out = check_output_path(track_output, pose_io.TRACK_SUFFIXES) if track_output is not None else None
     settings = Settings.given(steps=steps, guidance=guidance, fusion_guidance=fusion_guidance, sampler=sampler,
                               precision=precision, seed=seed, noise=noise, smoothing=smoothing, window=window,
                               batch_size=batch_size)
     image, source_path = load_source(source)
     if renderer is None:
         model_dir, dev = resolve_model(model), pick_device(device)
-    track = load_motion(poses, glosses=glosses, lexicon=lexicon, language=language, fps=fps, progress=progress)
+    track = load_motion(poses, glosses=glosses, lexicon=lexicon, language=language, fps=fps, progress=progress,
+                        text=text, signed_language=signed_language, fingerspell_unknown=fingerspell_unknown)
     track = fit_motion(track, image, source_path, retarget)
+    if track_out is not None and out is None:
+        pose_io.write_track(track, track_out)
     if renderer is None:
         renderer = Renderer.load(model_dir, dev)
 
@@ -88,6 +101,8 @@ def render(
         return frames(None)
     with progress_updates(progress) as update:
         write_video(frames(update), out, track.fps)
+    if track_out is not None:  # after the video: a failed render leaves neither file
+        pose_io.write_track(track, track_out)
     return out
 
 

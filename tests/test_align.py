@@ -183,7 +183,7 @@ def test_prep_lexicon_cli(tmp_path, cli):
     assert sorted(lex.glosses("gsg")) == sorted(GLOSSES)
     for g, (n, _) in GLOSSES.items():
         clip = lex.lookup(g, "gsg")
-        assert clip.layout == "canonical" and abs(clip.num_frames - n) <= 2
+        assert clip.layout == "holistic" and abs(clip.num_frames - n) <= 2
     made = glosses_to_track(["LANG", "KURZ"], lex, "gsg", trim=False)
     assert [s[0] for s in made.meta["segments"]] == ["LANG", "KURZ"]
 

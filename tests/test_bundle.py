@@ -81,7 +81,7 @@ def test_meta_scheduler_and_layout(bundle_dir):
     manifest = json.loads((bundle_dir / "bundle.json").read_text())
     assert manifest["format"] == "signgen-bundle" and manifest["version"] == 1
     files = sorted(str(p.relative_to(bundle_dir)) for p in bundle_dir.rglob("*") if p.is_file())
-    assert files == ["bundle.json", "scheduler/scheduler_config.json",
+    assert files == ["bundle.json", "model_index.json", "scheduler/scheduler_config.json",
                      "stage1/config.json", "stage1/model.safetensors",
                      "stage2/config.json", "stage2/model.safetensors",
                      "unet/config.json", "unet/diffusion_pytorch_model.safetensors",

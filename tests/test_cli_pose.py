@@ -51,10 +51,13 @@ def test_convert_npy_with_input_header_flags(cli, tmp_path):
     np.save(tmp_path / "a.npy", arr)
     code, out, _ = cli("pose", "convert", tmp_path / "a.npy", "-o", tmp_path / "a.pose",
                        "--in-fps", "30", "--in-size", "120x140")
-    assert code == 0 and "4 frames, 30 fps, openpose18 (18 points), 120x140" in out
+    # OpenPose points go into a .pose as pose-format's OpenPose components (BODY_25 and friends)
+    assert code == 0 and "4 frames, 30 fps, openpose (137 points), 120x140" in out
     t = io.read_track(tmp_path / "a.pose")
-    assert (t.fps, t.width, t.height, t.layout) == (30.0, 120, 140, "openpose18")
-    np.testing.assert_allclose(t.xy, arr[..., :2], atol=1e-4)
+    assert (t.fps, t.width, t.height, t.layout) == (30.0, 120, 140, "openpose")
+    back = t.to_layout("openpose18")
+    np.testing.assert_allclose(back.xy, arr[..., :2], atol=1e-4)
+    np.testing.assert_allclose(back.conf, arr[..., 2], atol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -135,7 +135,7 @@ def test_eval_identical_and_copy_source(cli, tmp_path):
     assert b["flicker"] < 0  # frozen while the truth moves
     assert rep["overall"]["frames"] == 8 and rep["overall"]["clips"] == 2
     assert rep["overall"]["ssim"] == pytest.approx((a["ssim"] + b["ssim"]) / 2)
-    assert "LPIPS skipped" in stdout and "FID skipped" in stdout and "overall" in stdout
+    assert "LPIPS skipped" in stdout and "FID skipped" in stdout and "FVD skipped" in stdout and "overall" in stdout
 
 
 def test_clip_psnr_pools_mse_so_copied_frames_do_not_add_the_cap(tmp_path):

@@ -154,3 +154,41 @@ def test_openpose_folder_errors(tmp_path):
         io.read_track(write_openpose_folder(
             PoseTrack(xy=np.ones((1, 137, 2)), conf=np.ones((1, 137)), fps=25, width=9, height=9, layout="openpose"),
             tmp_path / "ok"), layout="canonical")
+
+
+def _zip(folder: Path, path: Path, prefix: str = "run/") -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in sorted(folder.iterdir()):
+            z.write(f, prefix + f.name)
+    return path
+
+
+def test_openpose_zip_reads_like_the_folder(real_openpose_track, tmp_path):
+    t = real_openpose_track
+    folder = write_openpose_folder(t, tmp_path / "op", skip=(2,))
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        a = io.read_track(folder, fps=t.fps)
+        b = io.read_track(_zip(folder, tmp_path / "op.zip"), fps=t.fps)
+    assert (a.layout, a.num_frames, a.width, a.height) == (b.layout, b.num_frames, b.width, b.height)
+    np.testing.assert_array_equal(a.xy, b.xy)
+    np.testing.assert_array_equal(a.conf, b.conf)
+
+
+def test_bad_openpose_zips_are_one_line_errors(tmp_path):
+    import zipfile
+
+    (tmp_path / "junk.zip").write_bytes(b"not a zip at all")
+    with pytest.raises(InputError, match=r"junk.zip: not a readable zip file"):
+        io.read_track(tmp_path / "junk.zip")
+    with zipfile.ZipFile(tmp_path / "empty.zip", "w") as z:
+        z.writestr("readme.txt", "hello")
+    with pytest.raises(InputError, match=r"empty.zip: no OpenPose \*_keypoints.json files in the zip"):
+        io.read_track(tmp_path / "empty.zip")
+    with zipfile.ZipFile(tmp_path / "gap.zip", "w") as z:
+        z.writestr("a_0_keypoints.json", '{"people": []}')
+        z.writestr("a_999999999_keypoints.json", '{"people": []}')
+    with pytest.raises(InputError, match=r"gap.zip: frame numbers 0..999999999 span"):
+        io.read_track(tmp_path / "gap.zip")

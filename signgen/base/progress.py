@@ -32,9 +32,13 @@ def progress_bar(enabled: bool = True, *, info: bool = False, stream: TextIO | N
 
 
 @contextmanager
-def progress_updates(enabled: bool) -> Iterator[Progress | None]:
+def progress_updates(enabled: "bool | Progress") -> Iterator[Progress | None]:
     """A bar over whatever counters the work reports; yields the `Progress` callback, or None
-    when disabled (so the work can skip reporting altogether)."""
+    when disabled (so the work can skip reporting altogether). A callable is yielded as it is
+    (a web page's own progress bar)."""
+    if callable(enabled):
+        yield enabled
+        return
     if not enabled:
         yield None
         return

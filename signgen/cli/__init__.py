@@ -20,6 +20,7 @@ from rich.markup import escape
 
 from ..base.version import __version__
 from ..errors import InputError
+from . import app as app_cli
 from . import pose as pose_cli
 from . import prep as prep_cli
 from . import render as render_cli
@@ -42,6 +43,7 @@ app.command("synthesize")(render_cli.synthesize)
 app.command("render")(render_cli.render)
 app.command("export")(render_cli.export)
 app.command("eval")(render_cli.evaluate)
+app.command("app")(app_cli.app)
 
 
 def _version(value: bool) -> None:

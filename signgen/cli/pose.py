@@ -14,24 +14,17 @@ import typer
 from rich.text import Text
 
 from ..errors import InputError
-from ..pose import PoseTrack, get_layout
+from ..pose import PoseTrack
 from ..pose import io as pose_io
 from ..pose.extract import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS  # light: mediapipe loads on use
 from ..pose.io.checks import check_fps, check_size, parse_frame_size
-from .output import console, group
+from .output import console, group, layout_name
 
 app = group("Keypoint tracks: extract, convert, preview, build from glosses.")
 
-_TRACK_FORMATS = ".pose, .json, .npy, .npz, or a folder of OpenPose *_keypoints.json files"
-
-
-def _layout_name(name: str | None, flag: str) -> str | None:
-    if name is None:
-        return None
-    try:
-        return get_layout(name).name
-    except KeyError as e:
-        raise InputError(f"{flag}: {e.args[0]}") from None
+_TRACK_FORMATS = ".pose, .json, .npy, .npz, or a folder of OpenPose *_keypoints.json files (or a .zip of one)"
+_OUT_LAYOUT = ("Layout of the written track (default: canonical; a .pose file: MediaPipe Holistic, "
+               "which pose-format and spoken-to-signed read; 'canonical' keeps signgen's own).")
 
 
 def _fps(value: float | None, flag: str) -> float | None:
@@ -67,7 +60,7 @@ def _resample(track: PoseTrack, fps: float | None) -> PoseTrack:
 def convert(
     src: Path = typer.Argument(..., metavar="IN", help=f"Input track: {_TRACK_FORMATS}."),
     out: Path = typer.Option(..., "-o", "--output", help="Output track; the format follows the extension (.pose, .json, .npy, .npz)."),
-    layout: Optional[str] = typer.Option(None, "--layout", help="Convert to this layout (canonical, holistic, coco_wholebody, openpose18, openpose)."),
+    layout: Optional[str] = typer.Option(None, "--layout", help="Convert to this layout (canonical, holistic, coco_wholebody, openpose18, openpose); default: the input's, and for .pose MediaPipe Holistic (OpenPose for OpenPose input), which other tools read."),
     fps: Optional[float] = typer.Option(None, "--fps", help="Resample to this frame rate, at most 1000 (linear interpolation; duration kept)."),
     in_layout: Optional[str] = typer.Option(None, "--in-layout", help="Layout of the input points, when the file does not say and the point count does not tell."),
     in_fps: Optional[float] = typer.Option(None, "--in-fps", help="Frame rate of the input (OpenPose folders and .npy do not store one; default 25)."),
@@ -78,16 +71,13 @@ def convert(
     Example: signgen pose convert openpose_out/ -o seq.json --layout canonical --in-fps 30 --fps 25
     """
     out = pose_io.check_output_path(out)
-    layout = _layout_name(layout, "--layout")
+    layout = layout_name(layout, "--layout")
     _fps(fps, "--fps")
     width, height = _in_size(in_size)
     track = pose_io.read_track(
-        src, layout=_layout_name(in_layout, "--in-layout"), fps=_fps(in_fps, "--in-fps"), width=width, height=height
+        src, layout=layout_name(in_layout, "--in-layout"), fps=_fps(in_fps, "--in-fps"), width=width, height=height
     )
-    if layout is not None and layout != track.layout:
-        track = track.to_layout(layout)
-    track = _resample(track, fps)
-    pose_io.write_track(track, out)
+    track = pose_io.write_track(_resample(track, fps), out, layout)
     summary("wrote", out, track)
 
 
@@ -162,15 +152,18 @@ def from_glosses(
     fingerspell_unknown: bool = typer.Option(False, "--fingerspell-unknown", help="Spell glosses the lexicon lacks, letter by letter."),
     width: int = typer.Option(512, "--width", help="Frame width of the track; the signer is placed and scaled to fit it."),
     height: int = typer.Option(512, "--height", help="Frame height of the track."),
+    layout: Optional[str] = typer.Option(None, "--layout", help=_OUT_LAYOUT),
 ) -> None:
     """Build one continuous keypoint track from glosses, by looking them up in a lexicon.
 
-    The result is in the 128-point canonical layout, with smooth transitions between signs
-    and the gloss of every frame range stored with the track (.json and .npz keep it).
+    The result is in the 128-point canonical layout (a .pose file: MediaPipe Holistic, which
+    pose-format and spoken-to-signed read), with smooth transitions between signs and the gloss
+    of every frame range stored with the track (.json and .npz keep it).
 
     Example: signgen pose from-glosses "H A L L O" --lexicon fingerspelling --language gsg -o hallo.json
     """
     out = pose_io.check_output_path(out)
+    layout = layout_name(layout, "--layout")
     _fps(fps, "--fps")
     _frame_size(width, "--width"), _frame_size(height, "--height")
     items: list[str] = glosses.split()
@@ -186,5 +179,36 @@ def from_glosses(
         items, lexicon or "fingerspelling", language, fps=fps,
         fingerspell_unknown=fingerspell_unknown, width=width, height=height,
     )
-    pose_io.write_track(track, out)
-    summary("wrote", out, track)
+    summary("wrote", out, pose_io.write_track(track, out, layout))
+
+
+@app.command("from-text")
+def from_text(
+    text: str = typer.Argument(..., help='Spoken-language text, e.g. "Hallo, wie geht es dir?".'),
+    out: Path = typer.Option(..., "-o", "--output", help="Output track (.json, .pose, .npy, .npz)."),
+    language: str = typer.Option(..., "--language", help="Spoken language of the text, e.g. de, en, fr."),
+    signed_language: Optional[str] = typer.Option(None, "--signed-language", help="Signed language, e.g. gsg (default: the lexicon's, when it has only one)."),
+    lexicon: Optional[str] = typer.Option(None, "--lexicon", help='A lexicon folder (spoken-to-signed index.csv layout) or "fingerspelling" (the default).'),
+    fingerspell_unknown: bool = typer.Option(False, "--fingerspell-unknown", help="Spell words the lexicon lacks, letter by letter."),
+    fps: float = typer.Option(25.0, "--fps", help="Frame rate of the track (at most 1000)."),
+    width: int = typer.Option(512, "--width", help="Frame width of the track."),
+    height: int = typer.Option(512, "--height", help="Frame height of the track."),
+    layout: Optional[str] = typer.Option(None, "--layout", help=_OUT_LAYOUT),
+) -> None:
+    """Build a keypoint track from spoken-language text: spoken-to-signed's offline text-to-gloss
+    (simplemma lemmas), then the lexicon, as `from-glosses` does.
+
+    Prints which words the lexicon covered and which were fingerspelled.
+
+    Example: signgen pose from-text "Hallo, wie geht es dir?" --language de --signed-language gsg -o hallo.pose
+    """
+    out = pose_io.check_output_path(out)
+    layout = layout_name(layout, "--layout")
+    _fps(fps, "--fps")
+    _frame_size(width, "--width"), _frame_size(height, "--height")
+    from ..pose.text import text_to_track
+
+    track = text_to_track(text, language, lexicon or "fingerspelling", signed_language,
+                          fingerspell_unknown=fingerspell_unknown, fps=fps, width=width, height=height)
+    console.print(Text(track.meta["coverage"].summary()))
+    summary("wrote", out, pose_io.write_track(track, out, layout))

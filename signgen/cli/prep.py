@@ -8,12 +8,13 @@ user must fix (a RAW folder that is not a release).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 from rich.text import Text
 
 from ..pose.io.checks import parse_frame_size
-from .output import console, err_console, group
+from .output import console, err_console, group, layout_name
 
 app = group("Prepare datasets (PHOENIX-2014-T, DeepFashion, synthetic) and learn a gloss lexicon.")
 
@@ -97,6 +98,8 @@ def lexicon(
     iterations: int = typer.Option(5, "--iterations", help="Re-segmentation rounds after the flat start (0: uniform segmentation)."),
     split: str = typer.Option("train", "--split", help="Which split's sentences to learn from."),
     language: str = typer.Option("gsg", "--language", help="signed_language code written to index.csv."),
+    spoken_language: str = typer.Option("de", "--spoken-language", help="spoken_language code written to index.csv (text lookup matches it)."),
+    layout: Optional[str] = typer.Option(None, "--layout", help="Layout of the clips (default: MediaPipe Holistic, which spoken-to-signed reads; 'canonical' keeps signgen's own)."),
     workers: int = typer.Option(1, "--workers", help="Worker processes for re-segmenting sentences."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> int:
@@ -108,8 +111,9 @@ def lexicon(
         raise InputError(f"--iterations must be >= 0, got {iterations}")
     if workers < 1:
         raise InputError(f"--workers must be >= 1, got {workers}")
+    layout = layout_name(layout, "--layout")
     s = learn_lexicon(prepared, out, iterations=iterations, split=split, signed_language=language,
-                      progress=progress, workers=workers)
+                      spoken_language=spoken_language, progress=progress, workers=workers, layout=layout)
     console.print(Text(
         f"wrote lexicon {s.folder}: {s.glosses} glosses from {s.sentences} {split} sentences, "
         f"{s.iterations} iteration(s)" + (f", mean template cost {s.costs[-1]:.4f}" if s.costs else "")

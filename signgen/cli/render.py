@@ -60,8 +60,11 @@ def render(
     output: Path = typer.Option(..., "-o", "--output", help="Output video: .mp4, .webm or .gif."),
     poses: Optional[Path] = typer.Option(None, "--poses", help="Motion: a signgen JSON track or gloss sequence, .pose, OpenPose JSON folder, .npy/.npz, or a driving video."),
     glosses: Optional[str] = typer.Option(None, "--glosses", help='Glosses to sign, e.g. "H A L L O" (instead of --poses).'),
-    lexicon: Optional[str] = typer.Option(None, "--lexicon", help="Lexicon for --glosses: a folder or 'fingerspelling' (default)."),
-    language: Optional[str] = typer.Option(None, "--language", help="Signed-language code of the lexicon entries, e.g. gsg."),
+    text: Optional[str] = typer.Option(None, "--text", help='Spoken-language text to sign, e.g. "Hallo, wie geht es dir?" (glosses by spoken-to-signed\'s offline text-to-gloss).'),
+    lexicon: Optional[str] = typer.Option(None, "--lexicon", help="Lexicon for --glosses / --text: a folder or 'fingerspelling' (default)."),
+    language: Optional[str] = typer.Option(None, "--language", help="With --glosses: the signed-language code of the lexicon entries, e.g. gsg. With --text: the text's spoken language, e.g. de."),
+    signed_language: Optional[str] = typer.Option(None, "--signed-language", help="With --text: the signed language to sign in, e.g. gsg (default: the lexicon's, when it has one)."),
+    fingerspell_unknown: bool = typer.Option(False, "--fingerspell-unknown", help="Spell words and glosses the lexicon lacks, letter by letter."),
     model: Optional[Path] = typer.Option(None, "--model", help=_MODEL),
     fps: Optional[float] = typer.Option(None, "--fps", help="Output frame rate (the motion is resampled; default: the motion's)."),
     steps: Optional[int] = typer.Option(None, "--steps", help=_STEPS),
@@ -75,22 +78,37 @@ def render(
     smoothing: Optional[float] = typer.Option(None, "--smoothing", help=_SMOOTH),
     retarget: bool = typer.Option(True, "--retarget/--no-retarget", help="Fit the motion to the signer found in the picture (MediaPipe); --no-retarget uses its own coordinates."),
     side_by_side: bool = typer.Option(False, "--side-by-side", help="Write source | drawn pose | result, 3x as wide."),
+    save_track: Optional[Path] = typer.Option(None, "--save-track", help="Also write the motion as rendered (fitted to the signer): .pose (MediaPipe Holistic), .json or .npz."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """A picture of a signer + a motion -> a video of that signer signing."""
     from ..api import render as run
     from ..video import video_info
 
-    if poses is None and glosses is None:
-        raise InputError("give the motion: --poses FILE or --glosses \"...\"")
-    if poses is not None and glosses is not None:
-        raise InputError("give either --poses or --glosses, not both")
-    out = run(source, poses, glosses=glosses, lexicon=lexicon, language=language, output=output, model=model,
+    given = [flag for flag, v in (("--poses", poses), ("--glosses", glosses), ("--text", text)) if v is not None]
+    if not given:
+        raise InputError("give the motion: --poses FILE, --glosses \"...\" or --text \"...\"")
+    if len(given) > 1:
+        raise InputError(f"give one motion, not {' and '.join(given)}")
+    if text is not None:
+        show_coverage(text, language, lexicon, signed_language, fingerspell_unknown)
+    out = run(source, poses, glosses=glosses, text=text, signed_language=signed_language,
+              fingerspell_unknown=fingerspell_unknown, lexicon=lexicon, language=language, output=output, model=model,
               steps=steps, guidance=guidance, fusion_guidance=fusion_guidance, sampler=sampler, precision=precision,
               seed=seed, device=device, noise=noise, smoothing=smoothing,
-              retarget=retarget, side_by_side=side_by_side, fps=fps, progress=not quiet)
+              retarget=retarget, side_by_side=side_by_side, fps=fps, progress=not quiet, track_output=save_track)
     n, rate, w, h = video_info(out)
     console.print(Text(f"wrote {out}: {n} frames, {rate:g} fps, {w}x{h}"))
+
+
+def show_coverage(text: str, language: str | None, lexicon: str | None, signed_language: str | None,
+                  fingerspell_unknown: bool) -> None:
+    """Print which words of `text` the lexicon has and which are spelled (before any rendering)."""
+    from ..pose.text import text_to_glosses
+
+    found = text_to_glosses(text, language or "", lexicon or "fingerspelling", signed_language,
+                            fingerspell_unknown=fingerspell_unknown)
+    console.print(Text(found.summary()))
 
 
 def export(
@@ -153,22 +171,25 @@ def evaluate(
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the per-clip and overall scores as JSON."),
     lpips_weights: Optional[Path] = typer.Option(None, "--lpips-weights", help="Local LPIPS-AlexNet state dict (needs the lpips package)."),
     fid_weights: Optional[Path] = typer.Option(None, "--fid-weights", help="Local FID Inception weights (needs torchmetrics + torch-fidelity)."),
+    fvd_weights: Optional[Path] = typer.Option(None, "--fvd-weights", help="Local I3D (Kinetics-400) state dict for FVD, .safetensors or .pt (needs cd-fvd)."),
     legibility: Optional[Path] = typer.Option(None, "--legibility", help="A hand classifier (signgen train legibility): back-recognise the hands."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="With --legibility: the synthetic release's groundtruth/phoenix folder."),
 ) -> None:
-    """SSIM, PSNR (LPIPS, FID with local weights) and temporal scores, on the whole frame, the changed
+    """SSIM, PSNR (LPIPS, FID, FVD with local weights) and temporal scores, on the whole frame, the changed
     region and (with poses) the hand and face crops; with --legibility, how many hands read right."""
     from ..eval import report as rep
     from ..base.files import check_output_path
 
     if json_out is not None:
         check_output_path(json_out, (".json",))
-    result = rep.evaluate(pred, gt, lpips_weights=lpips_weights, fid_weights=fid_weights,
+    result = rep.evaluate(pred, gt, lpips_weights=lpips_weights, fid_weights=fid_weights, fvd_weights=fvd_weights,
                           legibility=legibility, labels=labels)
     console.print(rep.table(result))
     o = result["overall"]
     if "fid" in o:
         console.print(Text(f"FID {o['fid']:.2f} / changed region {o['fid_region']:.2f}"))
+    if "fvd" in o:
+        console.print(Text(f"FVD {o['fvd']:.2f} ({o['fvd_windows']} windows of 16 frames)"))
     for note in result["notes"]:
         console.print(Text(f"note: {note}"))
     if json_out is not None:

@@ -230,7 +230,7 @@ def masked_warping_error(pred_frames: Iterable[np.ndarray], gt_frames: Iterable[
 
 # ---- LPIPS and FID from local weights only ---------------------------------------------------
 
-def _load_state(path: Path) -> dict:
+def load_state(path: Path) -> dict:
     """A plain tensor state dict from .safetensors, or .pt/.pth read with weights_only=True."""
     import torch
 
@@ -260,7 +260,7 @@ def load_lpips(weights: str | Path | None):
         return None, "LPIPS skipped: the lpips package is not installed (pip install lpips==0.1.4)"
     import torch
 
-    state = _load_state(Path(weights))
+    state = load_state(Path(weights))
     model = lpips.LPIPS(net="alex", pretrained=False, pnet_rand=True, verbose=False)
     try:
         model.load_state_dict(state)

@@ -250,12 +250,16 @@ def _fid_update(fid, pred: np.ndarray, gt: np.ndarray) -> None:
 
 
 def evaluate(pred_root: str | Path, gt_root: str | Path, *, lpips_weights: str | Path | None = None,
-             fid_weights: str | Path | None = None, legibility: str | Path | None = None,
-             labels: str | Path | None = None, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+             fid_weights: str | Path | None = None, fvd_weights: str | Path | None = None,
+             legibility: str | Path | None = None, labels: str | Path | None = None,
+             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Score every clip of PRED against the same-named clip of GT; returns the report dict
-    {"clips": {name: scores}, "overall": scores, "notes": [...]}. With a `legibility`
+    {"clips": {name: scores}, "overall": scores, "notes": [...]}. LPIPS, FID and FVD need local
+    weights; without them each is skipped with a note. With a `legibility`
     classifier folder and a `labels` folder (a synthetic release's groundtruth/phoenix or one
     of its splits), each clip's hands are also back-recognised (see `legibility.py`)."""
+    from .fvd import load_fvd
+
     pred_clips, gt_clips = find_clips(pred_root), find_clips(gt_root)
     if len(pred_clips) == 1 and len(gt_clips) == 1:  # two single clips: pair them whatever their names
         (pn, pc), (_, gc) = next(iter(pred_clips.items())), next(iter(gt_clips.items()))
@@ -276,6 +280,8 @@ def evaluate(pred_root: str | Path, gt_root: str | Path, *, lpips_weights: str |
         if labels is None or not Path(labels).is_dir():
             raise InputError("--legibility needs --labels: the synthetic release's groundtruth/phoenix folder", labels)
         leg = (load_classifier(legibility), Path(labels))
+    fvd, note = load_fvd(fvd_weights)
+    notes += [note] if note else []
     skipped = sorted(set(gt_clips) - set(pred_clips))
     if skipped:
         notes.append(f"{len(skipped)} ground-truth clip(s) have no prediction and were not scored")
@@ -284,7 +290,14 @@ def evaluate(pred_root: str | Path, gt_root: str | Path, *, lpips_weights: str |
         if progress is not None:
             progress(name)
         clips[name] = evaluate_clip(clip, gt_clips[name], lpips=lp, fid=fid, legibility=leg)
+        if fvd is not None:
+            fvd.update(iter(clip), iter(gt_clips[name]))
     overall = summarize(clips)
+    if fvd is not None:
+        if fvd.samples >= 2:
+            overall["fvd"], overall["fvd_windows"] = fvd.compute(), fvd.samples
+        else:
+            notes.append(f"FVD skipped: it needs at least 2 windows of 16 frames, the clips give {fvd.samples}")
     if fid is not None:
         overall["fid"] = float(fid[0].compute())
         overall["fid_region"] = float(fid[1].compute())

@@ -57,6 +57,7 @@ BUNDLE_FORMAT = "signgen-bundle"
 BUNDLE_VERSION = 1
 _PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle", ".joblib"}
 _DIFFUSERS_WEIGHTS = "diffusion_pytorch_model.safetensors"
+MODEL_INDEX = "model_index.json"
 _REQUIRED = (
     "stage1/config.json", "stage1/model.safetensors",
     "stage2/config.json", "stage2/model.safetensors",
@@ -291,6 +292,22 @@ def is_bundle(folder: str | Path) -> bool:
         return False
 
 
+def model_index(scheduler_class: str) -> dict[str, Any]:
+    """A bundle's `model_index.json`: its parts as diffusers lists a pipeline's, so the folder
+    loads as `signgen.rendering.diffusers_pipeline.SigngenPipeline.from_pretrained(folder)`."""
+    from diffusers import __version__ as diffusers_version
+
+    return {
+        "_class_name": "SigngenPipeline",
+        "_diffusers_version": diffusers_version,
+        "unet": ["diffusers", "UNet2DConditionModel"],
+        "vae": ["diffusers", "AutoencoderKL"],
+        "scheduler": ["diffusers", scheduler_class],
+        "stage1": ["signgen.models.fusion", "Stage1"],
+        "stage2": ["signgen.models.stage2", "Stage2"],
+    }
+
+
 def save_bundle(folder: str | Path, *, stage1: torch.nn.Module, stage2: Stage2, vae: Vae,
                 scheduler_config: dict, meta: BundleMeta | dict | None = None) -> Path:
     """Write a complete bundle atomically (temp folder beside `folder`, then rename).
@@ -317,6 +334,8 @@ def save_bundle(folder: str | Path, *, stage1: torch.nn.Module, stage2: Stage2, 
         stage2.unet.save_pretrained(tmp / "unet", safe_serialization=True, max_shard_size="1000GB")
         vae.model.save_pretrained(tmp / "vae", safe_serialization=True, max_shard_size="1000GB")
         scheduler.save_pretrained(tmp / "scheduler")
+        (tmp / MODEL_INDEX).write_text(json.dumps(model_index(type(scheduler).__name__), indent=2) + "\n",
+                                       encoding="utf-8")
         manifest = {
             "format": BUNDLE_FORMAT,
             "version": BUNDLE_VERSION,

@@ -244,6 +244,11 @@ class Lexicon:
             )
 
 
+def lexicon_languages(name_or_dir: str | Path = "fingerspelling") -> list[str]:
+    """The signed-language codes a lexicon (a folder or "fingerspelling") has entries for."""
+    return Lexicon.open(name_or_dir).languages()
+
+
 def crop_frames(start_ms: int, end_ms: int, fps: float, num_frames: int) -> tuple[int, int]:
     """Frame range [first, stop) of a start/end in ms; end 0 = to the end; clamped to the file.
 

@@ -3,14 +3,19 @@
 The training sentences of a prepared dataset are aligned to their keypoint tracks
 (`signgen.pose.align`: flat start, then iterative re-segmentation against per-gloss
 templates); for each gloss the segment closest to its template becomes its lexicon clip.
-Output: a spoken-to-signed style lexicon folder (`index.csv` + `.pose` files, canonical
-layout) that `signgen.pose.lexicon.Lexicon` and `glosses_to_track` read, plus
-`alignment.json` with every sentence's gloss segments (frames, end exclusive).
+Output: a spoken-to-signed lexicon folder (`index.csv` + `.pose` files) that
+`signgen.pose.lexicon.Lexicon` and `glosses_to_track` read, and spoken-to-signed's own
+`CSVPoseLookup` / `concatenate_poses` too: the clips are MediaPipe Holistic as pose-format
+names it (points the source lacks are missing; `layout="canonical"` keeps signgen's own), each
+row's `words` is its gloss in lower case (what spoken-to-signed's text lookup matches) and
+`end` the clip's length in ms. Plus `alignment.json` with every sentence's gloss segments
+(frames, end exclusive).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +52,13 @@ def _file_name(i: int, gloss: str) -> str:
     return f"{i:04d}_{safe}.pose"
 
 
+def clip_end_ms(num_frames: int, fps: float) -> int:
+    """`end` of a row covering a whole clip: the smallest whole ms whose frame range, as both
+    signgen (`crop_frames`) and spoken-to-signed (`end // frame_ms`) compute it, is every frame.
+    (`end` 0 would mean "to the end" to signgen but drop the last frame in spoken-to-signed.)"""
+    return math.ceil(num_frames * 1000.0 / fps)
+
+
 def learn_lexicon(
     prepared: str | Path,
     out: str | Path,
@@ -59,6 +71,7 @@ def learn_lexicon(
     progress: bool = True,
     workers: int = 1,
     known_segments: dict[str, list[Segment]] | None = None,
+    layout: str | None = None,
 ) -> LexiconSummary:
     """Align the `split` sentences of a prepared dataset and write a lexicon to `out`.
 
@@ -107,9 +120,10 @@ def learn_lexicon(
         name = _file_name(i, gloss)
         clip_track = tracks[sentence].slice(seg.start, seg.end)
         clip_track.meta = {"source": clips[sentence].id, "frames": [seg.start, seg.end], "distance": dist}
-        write_pose(clip_track, out / name)
+        write_pose(clip_track, out / name, layout)
         rows.append(LexiconEntry(path=name, spoken_language=spoken_language, signed_language=signed_language,
-                                 start=0, end=0, words="", glosses=gloss, priority=0))
+                                 start=0, end=clip_end_ms(clip_track.num_frames, clip_track.fps),
+                                 words=gloss.lower(), glosses=gloss, priority=0))
     doc = {  # written before index.csv: its presence marks the folder as ours for a rerun
         "method": "given" if known_segments is not None else "learned" if iterations else "uniform",
         "iterations": iterations,

@@ -8,7 +8,8 @@ true boundaries is reported beside them as the floor):
 - DTW joint error: for each held-out TEST sentence, the track stitched from the lexicon
   (`glosses_to_track`) against the true track, both normalised to one framing (shoulder
   midpoint and width fixed in a 256x256 frame, shoulders 84.5 px apart), aligned by dynamic
-  time warping; the mean distance of the arm and hand joints along the warping path, in px.
+  time warping (dtaidistance's C DTW); the mean distance of the arm and hand joints along the
+  warping path, in px.
   The true track is cut to its signing span (first gloss start to last gloss end), since a
   stitched track has no rest pose around it.
 """
@@ -32,36 +33,42 @@ FRAME = 256  # common frame both tracks are normalised into
 JOINTS = np.array(list(range(1, 8)) + list(range(C.LEFT_HAND_START, C.FACE_START)))  # neck, arms, hands
 
 
+def _filled(xy: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    """[T, J, 2] with each joint's missing frames interpolated from its present ones (for the
+    warping path only; errors are measured on present points)."""
+    out = xy.astype(np.float64, copy=True)
+    t = np.arange(len(xy))
+    for j in range(xy.shape[1]):
+        ok = conf[:, j] > 0
+        if ok.any() and not ok.all():
+            for d in range(2):
+                out[~ok, j, d] = np.interp(t[~ok], t[ok], xy[ok, j, d])
+    return out
+
+
+def dtw_path(a: np.ndarray, ca: np.ndarray, b: np.ndarray, cb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The DTW warping path (frame indices into a and b) between two joint tracks [T, J, 2], by
+    dtaidistance's C DTW on the joints present in both (Euclidean distance between frames)."""
+    from dtaidistance import dtw
+
+    shared = (ca > 0).any(0) & (cb > 0).any(0)
+    if not shared.any():
+        raise InputError("the two tracks share no joint to align")
+    fa = _filled(a[:, shared], ca[:, shared]).reshape(len(a), -1)
+    fb = _filled(b[:, shared], cb[:, shared]).reshape(len(b), -1)
+    path = np.asarray(dtw.warping_path_fast(fa, fb, inner_dist="euclidean"), dtype=np.int64)  # C; ndim from the shape
+    return path[:, 0], path[:, 1]
+
+
 def dtw_mean_error(a: np.ndarray, ca: np.ndarray, b: np.ndarray, cb: np.ndarray) -> float:
-    """DTW between two joint tracks [T, J, 2] (conf [T, J]); frame cost = mean distance over the
-    joints present in both. Returns the mean frame cost along the optimal warping path."""
-    both = (ca[:, None, :] > 0) & (cb[None, :, :] > 0)  # [Ta, Tb, J]
-    dist = np.linalg.norm(a[:, None] - b[None, :], axis=-1)  # [Ta, Tb, J]
+    """Mean joint distance along the DTW warping path of two joint tracks [T, J, 2] (conf [T, J]):
+    per step of the path, the mean distance over the joints present in both frames."""
+    i, j = dtw_path(a, ca, b, cb)
+    both = (ca[i] > 0) & (cb[j] > 0)  # [L, J]
+    dist = np.linalg.norm(a[i].astype(np.float64) - b[j], axis=-1)
     n = both.sum(-1)
-    cost = np.where(n > 0, (dist * both).sum(-1) / np.maximum(n, 1), np.nan)
-    cost = np.where(np.isnan(cost), np.nanmax(cost) if np.isfinite(cost).any() else 0.0, cost)
-    Ta, Tb = cost.shape
-    inf = float("inf")
-    acc = [[inf] * (Tb + 1) for _ in range(Ta + 1)]  # plain floats: this loop is the hot spot
-    steps = [[0] * (Tb + 1) for _ in range(Ta + 1)]
-    acc[0][0] = 0.0
-    rows = cost.tolist()
-    for i in range(1, Ta + 1):
-        prev, cur, row, st = acc[i - 1], acc[i], rows[i - 1], steps[i]
-        for j in range(1, Tb + 1):
-            d, u, l = prev[j - 1], prev[j], cur[j - 1]
-            if d <= u and d <= l:
-                cur[j], st[j] = row[j - 1] + d, 0
-            elif u <= l:
-                cur[j], st[j] = row[j - 1] + u, 1
-            else:
-                cur[j], st[j] = row[j - 1] + l, 2
-    i, j, length = Ta, Tb, 0
-    while i > 0 and j > 0:
-        length += 1
-        k = steps[i][j]
-        i, j = (i - 1, j - 1) if k == 0 else (i - 1, j) if k == 1 else (i, j - 1)
-    return float(acc[Ta][Tb] / length)
+    per_step = (dist * both).sum(-1)[n > 0] / n[n > 0]
+    return float(per_step.mean()) if per_step.size else float("nan")
 
 
 def _common_frame(track: PoseTrack) -> PoseTrack:

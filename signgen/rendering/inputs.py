@@ -30,15 +30,23 @@ def load_motion(
     poses: str | Path | PoseTrack | GlossSequence | None = None, *,
     glosses: str | Sequence[str] | None = None, lexicon: str | None = None, language: str | None = None,
     fps: float | None = None, progress: bool = False,
+    text: str | None = None, signed_language: str | None = None, fingerspell_unknown: bool = False,
 ) -> PoseTrack:
     """The motion as a canonical track: a track file / folder, a driving video (keypoints extracted
-    with MediaPipe), a gloss sequence (JSON or `glosses=`) turned into a track by a lexicon."""
+    with MediaPipe), a gloss sequence (JSON or `glosses=`) turned into a track by a lexicon, or
+    spoken-language `text` (`language` is then the text's, e.g. "de"; `signed_language` the
+    lexicon's) turned into glosses by spoken-to-signed's offline text-to-gloss."""
     from ..pose import io as pose_io
 
-    if (poses is None) == (glosses is None):
-        raise InputError("give exactly one motion: poses (a track, gloss file or driving video) or glosses")
+    if sum(m is not None for m in (poses, glosses, text)) != 1:
+        raise InputError("give exactly one motion: poses (a track, gloss file or driving video), glosses or text")
     if fps is not None and not fps > 0:
         raise InputError(f"fps must be > 0, got {fps}")
+    if text is not None:
+        from ..pose.text import text_to_track
+
+        return text_to_track(text, language or "", lexicon or "fingerspelling", signed_language,
+                             fingerspell_unknown=fingerspell_unknown, fps=fps or 25.0)
     where = None
     if glosses is not None:
         poses = GlossSequence(tuple([glosses] if isinstance(glosses, str) else glosses),
@@ -56,7 +64,8 @@ def load_motion(
         from ..pose.stitch import glosses_to_track
 
         items = poses.glosses[0] if len(poses.glosses) == 1 else list(poses.glosses)
-        track = glosses_to_track(items, lexicon or poses.lexicon, language or poses.language, fps=fps or 25.0)
+        track = glosses_to_track(items, lexicon or poses.lexicon, signed_language or language or poses.language,
+                                 fps=fps or 25.0, fingerspell_unknown=fingerspell_unknown)
     elif isinstance(poses, PoseTrack):
         track = poses
     else:

@@ -15,24 +15,25 @@ from typing import Any
 
 from ...base.files import check_output_path as _check_output_path
 from ...errors import InputError
+from .. import skeleton
 from ..track import PoseTrack
 from .arrays import read_npy, read_npz, write_npy, write_npz
 from .checks import MAX_COORD, MAX_SIZE, check_args
 from .files import MAX_FILE_BYTES, atomic_write_bytes, existing  # the default; SIGNGEN_MAX_FILE_BYTES raises it
 from .jsonseq import GlossSequence, read_json, write_gloss_sequence, write_json_track
-from .openpose import read_openpose
-from .posefile import read_pose, write_pose
+from .openpose import read_openpose, read_openpose_zip
+from .posefile import default_pose_layout, read_pose, write_pose
 from .schema import seq_schema
 
 __all__ = [
     "MAX_COORD", "MAX_FILE_BYTES", "MAX_SIZE", "TRACK_SUFFIXES", "GlossSequence", "PoseTrack",
-    "atomic_write_bytes", "check_output_path", "read_json", "read_npy", "read_npz", "read_openpose",
+    "atomic_write_bytes", "check_output_path", "default_pose_layout", "read_json", "read_npy", "read_npz", "read_openpose", "read_openpose_zip",
     "read_pose", "read_sequence", "read_track", "seq_schema", "write_gloss_sequence",
     "write_json_track", "write_npy", "write_npz", "write_pose", "write_track",
 ]
 
 TRACK_SUFFIXES = (".pose", ".json", ".npy", ".npz")
-_SUPPORTED = ".pose, .json, .npy, .npz, or a folder of OpenPose *_keypoints.json files"
+_SUPPORTED = ".pose, .json, .npy, .npz, or a folder of OpenPose *_keypoints.json files (or a .zip of one)"
 
 
 def check_output_path(path: str | Path, suffixes: tuple[str, ...] = TRACK_SUFFIXES) -> Path:
@@ -59,6 +60,8 @@ def read_track(
         return read_npz(path, layout=layout, fps=fps, width=width, height=height)
     if path.is_dir():
         track = read_openpose(path, fps=fps, width=width, height=height)
+    elif suffix == ".zip":
+        track = read_openpose_zip(path, fps=fps, width=width, height=height)
     elif suffix == ".pose":
         track = read_pose(path)
     elif suffix == ".json":
@@ -94,10 +97,20 @@ def read_sequence(path: str | Path, **kw: Any) -> PoseTrack | GlossSequence:
     return read_track(path, **kw)
 
 
-_WRITERS = {".pose": write_pose, ".json": write_json_track, ".npy": write_npy, ".npz": write_npz}
+_WRITERS = {".json": write_json_track, ".npy": write_npy, ".npz": write_npz}
 
 
-def write_track(track: PoseTrack, path: str | Path) -> None:
-    """Write a track in the format its extension names (.pose, .json, .npy, .npz), atomically."""
+def write_track(track: PoseTrack, path: str | Path, layout: str | None = None) -> PoseTrack:
+    """Write a track in the format its extension names (.pose, .json, .npy, .npz), atomically,
+    in `layout` (None: the track's own; a `.pose` file: the one other tools read, see
+    `posefile.default_pose_layout`). Returns the track as written (its layout is the file's)."""
     path = check_output_path(path)
-    _WRITERS[path.suffix.lower()](track, path)
+    suffix = path.suffix.lower()
+    target = layout if layout is not None else default_pose_layout(track.layout) if suffix == ".pose" else track.layout
+    if skeleton.get_layout(target).name != track.layout:
+        track = track.to_layout(target)
+    if suffix == ".pose":
+        write_pose(track, path, track.layout)
+    else:
+        _WRITERS[suffix](track, path)
+    return track

@@ -94,6 +94,32 @@ def openpose_frames(
     )
 
 
+MAX_ZIP_MEMBERS = 200_000
+
+
+def _by_frame(names: list[str], where: Path) -> tuple[dict[int, str], int, int]:
+    """Frame number -> file name (numbered `..._000012_keypoints.json`), first and last frame;
+    a span beyond max_frames or a gap wider than max_frame_gap is refused."""
+    numbered: dict[int, str] = {}
+    for name in names:
+        m = _OPENPOSE_FILE.search(name)
+        if m is None:
+            raise InputError("no frame number before _keypoints.json; cannot order the frames", where / name)
+        n = int(m.group(1))
+        if n in numbered:
+            raise InputError(f"two files for frame {n}: {Path(numbered[n]).name} and {Path(name).name}", where)
+        numbered[n] = name
+    first, last = min(numbered), max(numbered)
+    check_limit("max_frames", last - first + 1, where, f"frame numbers {first}..{last} span")
+    order = sorted(numbered)
+    widest = max((b - a - 1 for a, b in zip(order, order[1:])), default=0)
+    check_limit("max_frame_gap", widest, where, "a gap in the frame numbering")
+    gaps = (last - first + 1) - len(numbered)
+    if gaps:
+        warnings.warn(f"{where}: {gaps} frame file(s) missing in the numbering; those frames are empty", stacklevel=3)
+    return numbered, first, last
+
+
 def read_openpose(
     folder: str | Path, fps: float | None = None, width: int | None = None, height: int | None = None
 ) -> PoseTrack:
@@ -109,30 +135,60 @@ def read_openpose(
     """
     folder = existing(folder)
     check_args(None, fps, width, height)
-    files = sorted(folder.glob("*_keypoints.json"))
+    files = sorted(f.name for f in folder.glob("*_keypoints.json"))
     if not files:
         raise InputError("no OpenPose *_keypoints.json files in the folder", folder)
-    numbered: dict[int, Path] = {}
-    for f in files:
-        m = _OPENPOSE_FILE.search(f.name)
-        if m is None:
-            raise InputError("no frame number before _keypoints.json; cannot order the frames", f)
-        n = int(m.group(1))
-        if n in numbered:
-            raise InputError(f"two files for frame {n}: {numbered[n].name} and {f.name}", folder)
-        numbered[n] = f
-    first, last = min(numbered), max(numbered)
-    check_limit("max_frames", last - first + 1, folder, f"frame numbers {first}..{last} span")
-    order = sorted(numbered)
-    widest = max((b - a - 1 for a, b in zip(order, order[1:])), default=0)
-    check_limit("max_frame_gap", widest, folder, "a gap in the frame numbering")
-    gaps = (last - first + 1) - len(numbered)
-    if gaps:
-        warnings.warn(f"{folder}: {gaps} frame file(s) missing in the numbering; those frames are empty", stacklevel=2)
+    numbered, first, last = _by_frame(files, folder)
     docs = [
-        (numbered[n], load_json(numbered[n], inside=folder)) if n in numbered else (None, None)
+        (folder / numbered[n], load_json(folder / numbered[n], inside=folder)) if n in numbered else (None, None)
         for n in range(first, last + 1)
     ]
     track = openpose_frames(docs, folder, fps=fps, width=width, height=height)
+    track.meta["first_frame"] = first
+    return track
+
+
+def read_openpose_zip(
+    path: str | Path, fps: float | None = None, width: int | None = None, height: int | None = None
+) -> PoseTrack:
+    """An OpenPose output folder handed in as one `.zip` (as a web page upload is): its
+    `*_keypoints.json` members (at any depth), read like `read_openpose` without unpacking.
+
+    The archive is data someone else made: the declared member sizes are checked against the
+    max_file_bytes limit (in total) before anything is decompressed, and nothing is written to disk."""
+    import io
+    import zipfile
+
+    from . import files as _files
+
+    path = existing(path)
+    check_args(None, fps, width, height)
+    raw_zip = _files.read_checked(path, what="zip file size")  # a regular file, within the limit
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(raw_zip))
+    except (zipfile.BadZipFile, OSError) as e:
+        raise InputError(f"not a readable zip file ({e})", path) from None
+    with archive:
+        members = {i.filename: i for i in archive.infolist()
+                   if not i.is_dir() and _OPENPOSE_FILE.search(i.filename) and "__MACOSX" not in i.filename}
+        if not members:
+            raise InputError("no OpenPose *_keypoints.json files in the zip", path)
+        if len(members) > MAX_ZIP_MEMBERS:
+            raise InputError(f"the zip holds {len(members)} keypoint files (at most {MAX_ZIP_MEMBERS})", path)
+        check_limit("max_file_bytes", sum(i.file_size for i in members.values()), path,
+                    "keypoint files unpacked from the zip")
+        numbered, first, last = _by_frame(sorted(members), path)
+        docs = []
+        for n in range(first, last + 1):
+            if n not in numbered:
+                docs.append((None, None))
+                continue
+            where = path / numbered[n]
+            try:
+                raw = archive.read(members[numbered[n]])
+            except (zipfile.BadZipFile, OSError, RuntimeError) as e:  # corrupt, encrypted
+                raise InputError(f"cannot read {numbered[n]} from the zip ({e})", path) from None
+            docs.append((where, _files.parse_json(_files.decode_utf8(raw, where), where)))
+    track = openpose_frames(docs, path, fps=fps, width=width, height=height)
     track.meta["first_frame"] = first
     return track

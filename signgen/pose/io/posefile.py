@@ -1,9 +1,17 @@
-"""`.pose` files (pose-format): MediaPipe Holistic files from other tools, and our own.
+"""`.pose` files (pose-format): MediaPipe Holistic and OpenPose files from other tools, and our own.
 
 Holistic components are placed into the 553-point `holistic` layout by point name, so files
 that keep a subset of the points (spoken-to-signed's `reduce_holistic`: 8 body points, 128
-face-contour points) land on the right keypoints. Our other layouts are written as one
-`SIGNGEN_<LAYOUT>` component and come back as they were.
+face-contour points) land on the right keypoints; OpenPose components (pose-format's
+`pose_keypoints_2d`, `face_keypoints_2d`, `hand_left/right_keypoints_2d`) likewise into the
+137-point `openpose` layout.
+
+What we write is what the ecosystem reads: by default a track goes into a `.pose` file as
+MediaPipe Holistic (or OpenPose, when its points came from OpenPose), the points the track
+does not have marked missing, so pose-format's `detect_known_pose_format`, `reduce_holistic`
+and normalisation and spoken-to-signed's lookup and concatenation accept it. Any other layout
+(e.g. `canonical`) is written only when asked for, as one `SIGNGEN_<LAYOUT>` component, and
+comes back as it was.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ import numpy as np
 
 from ...errors import InputError
 from .. import skeleton
-from ..layouts import holistic
+from ..layouts import holistic, openpose
 from ..track import PoseTrack
 from .checks import check_fps, check_size, clean_points, infer_size
 from ...limits import check_limit
@@ -41,14 +49,32 @@ _COMPONENT_NAMES = {  # component -> (first index in the holistic layout, its po
     "RIGHT_HAND_LANDMARKS": (holistic.RIGHT_HAND_START, _HAND_NAMES),
 }
 _FACE_MESH_ONLY = 468  # a face without the 10 iris points, as older tools write it
+_OPENPOSE_COMPONENTS = ("pose_keypoints_2d", "face_keypoints_2d", "hand_left_keypoints_2d", "hand_right_keypoints_2d")
 
 
-def _component_targets(name: str, points: list, path: Path) -> list[int]:
-    """Holistic-layout index of each point of one holistic component, matched by point name.
+def default_pose_layout(layout: str) -> str:
+    """The layout a track of `layout` is written in to a `.pose` file unless another is asked
+    for: OpenPose for OpenPose points (nothing is lost), MediaPipe Holistic for everything else."""
+    return "openpose" if skeleton.get_layout(layout).name in ("openpose", "openpose18") else "holistic"
+
+
+def _openpose_names() -> dict[str, tuple[int, tuple[str, ...]]]:
+    """pose-format's OpenPose components -> (first index in our `openpose` layout, point names)."""
+    from pose_format.utils.openpose import BODY_POINTS, FACE_POINTS, HAND_POINTS
+
+    up = lambda names: tuple(n.upper() for n in names)  # noqa: E731
+    return dict(zip(_OPENPOSE_COMPONENTS, (
+        (0, up(BODY_POINTS)), (openpose.FACE_START, up(FACE_POINTS)),
+        (openpose.LEFT_HAND_START, up(HAND_POINTS)), (openpose.RIGHT_HAND_START, up(HAND_POINTS)),
+    )))
+
+
+def _component_targets(name: str, points: list, path: Path, family: dict) -> list[int]:
+    """Layout index of each point of one holistic / OpenPose component, matched by point name.
 
     Names that are not pose-format's (another tool's naming) are placed by position when the
     component has the standard count, with a warning; otherwise the file is refused."""
-    start, names = _COMPONENT_NAMES[name]
+    start, names = family[name]
     index = {n: i for i, n in enumerate(names)}
     given = [str(p).upper() for p in points]
     unknown = [str(p) for p, g in zip(points, given) if g not in index]
@@ -72,12 +98,13 @@ def _component_targets(name: str, points: list, path: Path) -> list[int]:
     )
 
 
-def _holistic_targets(header, num_points: int, path: Path) -> np.ndarray:
-    """For every point of the file (all components in order): its holistic index, or -1 to drop it."""
+def _layout_targets(header, family: dict, num_points: int, path: Path) -> np.ndarray:
+    """For every point of the file (all components in order): its index in the layout of
+    `family` (holistic or OpenPose component names), or -1 to drop it."""
     targets: list[int] = []
     for comp in header.components:
-        if comp.name in _COMPONENT_NAMES:
-            targets += _component_targets(comp.name, list(comp.points), path)
+        if comp.name in family:
+            targets += _component_targets(comp.name, list(comp.points), path, family)
         else:  # e.g. POSE_WORLD_LANDMARKS: metric 3D, not image space
             targets += [-1] * len(comp.points)
     if len(targets) != num_points:
@@ -85,9 +112,9 @@ def _holistic_targets(header, num_points: int, path: Path) -> np.ndarray:
     return np.asarray(targets, dtype=np.int64)
 
 
-def _place(values: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """[T, P, ...] file values -> [T, 553, ...] holistic values (zeros where the file has none)."""
-    out = np.zeros((values.shape[0], len(holistic.NAMES), *values.shape[2:]), dtype=np.float32)
+def _place(values: np.ndarray, targets: np.ndarray, size: int) -> np.ndarray:
+    """[T, P, ...] file values -> [T, size, ...] layout values (zeros where the file has none)."""
+    out = np.zeros((values.shape[0], size, *values.shape[2:]), dtype=np.float32)
     keep = targets >= 0
     out[:, targets[keep]] = values[:, keep]
     return out
@@ -139,11 +166,14 @@ def pose_from_bytes(raw: bytes, path: Path) -> PoseTrack:
 
     names = [c.name for c in pose.header.components]
     fps = check_fps(float(pose.body.fps), "the file's fps", path) if pose.body.fps else 25.0
-    if any(n in _COMPONENT_NAMES for n in names):
-        targets = _holistic_targets(pose.header, xy.shape[1], path)
-        xy, conf = _place(xy, targets), _place(conf, targets)
-        z = None if z is None else _place(z, targets)
-        layout = "holistic"
+    family = _COMPONENT_NAMES if any(n in _COMPONENT_NAMES for n in names) else (
+        _openpose_names() if any(n in _OPENPOSE_COMPONENTS for n in names) else None)
+    if family is not None:
+        layout = "holistic" if family is _COMPONENT_NAMES else "openpose"
+        size = skeleton.get_layout(layout).num_keypoints
+        targets = _layout_targets(pose.header, family, xy.shape[1], path)
+        xy, conf = _place(xy, targets, size), _place(conf, targets, size)
+        z = None if z is None else _place(z, targets, size)
     elif len(names) == 1 and names[0].startswith(_COMPONENT_PREFIX):
         layout = names[0][len(_COMPONENT_PREFIX):].lower()
         try:
@@ -152,7 +182,7 @@ def pose_from_bytes(raw: bytes, path: Path) -> PoseTrack:
             raise InputError(f"unknown signgen layout {layout!r} in the file", path) from None
     else:
         raise InputError(
-            f"unsupported .pose components {names}; expected MediaPipe Holistic landmarks "
+            f"unsupported .pose components {names}; expected MediaPipe Holistic or OpenPose keypoints "
             "(for other keypoints, convert them to .npz or signgen JSON)", path,
         )
     dims = pose.header.dimensions  # 0 = not recorded: inferred from the points, as for .npy
@@ -164,34 +194,47 @@ def pose_from_bytes(raw: bytes, path: Path) -> PoseTrack:
     return PoseTrack(xy=xy, conf=conf, fps=fps, width=width, height=height, layout=layout, meta=meta)
 
 
-def write_pose(track: PoseTrack, path: str | Path) -> None:
-    """Write a `.pose` file (atomically). Holistic tracks use pose-format's standard holistic
-    components, so other tools read them; other layouts are one `SIGNGEN_<LAYOUT>` component.
-    `meta` other than z (e.g. gloss segments) has no place in the format and is not stored."""
+def write_pose(track: PoseTrack, path: str | Path, layout: str | None = None) -> None:
+    """Write a `.pose` file (atomically) that pose-format and spoken-to-signed read.
+
+    `layout` None writes `default_pose_layout(track.layout)`: MediaPipe Holistic with
+    pose-format's own component and point names (OpenPose's for OpenPose tracks), the points
+    the track lacks masked as missing. A layout named on purpose is written as it is: holistic
+    or openpose in the ecosystem's components, any other (`canonical`, ...) as one
+    `SIGNGEN_<LAYOUT>` component that only signgen reads. `meta` other than z (e.g. gloss
+    segments) has no place in the format and is not stored."""
     from pose_format import Pose
     from pose_format.numpy import NumPyPoseBody
     from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderDimensions
-    from pose_format.utils.holistic import holistic_components
 
+    target = skeleton.get_layout(layout).name if layout is not None else default_pose_layout(track.layout)
+    if target != track.layout:
+        track = track.to_layout(target)
     z = track.meta.get("z")
     z = np.zeros(track.conf.shape, np.float32) if z is None else np.asarray(z, np.float32)
     data = np.concatenate([track.xy, z[..., None]], axis=-1)
     conf = track.conf
-    if track.layout == "holistic":
+    if target == "holistic":
+        from pose_format.utils.holistic import holistic_components
+
         comps = holistic_components("XYZC", additional_face_points=holistic.FACE_POINTS - 468)[:4]
+    elif target == "openpose":  # pose-format's OpenPose components are 2D
+        from pose_format.utils.openpose import OpenPose_Components
+
+        comps, data = list(OpenPose_Components), data[..., :2]
     else:
-        layout = skeleton.get_layout(track.layout)
+        spec = skeleton.get_layout(target)
         comps = [
             PoseHeaderComponent(
-                name=_COMPONENT_PREFIX + layout.name.upper(),
-                points=list(layout.names), limbs=[], colors=[(255, 255, 255)], point_format="XYZC",
+                name=_COMPONENT_PREFIX + spec.name.upper(),
+                points=list(spec.names), limbs=[], colors=[(255, 255, 255)], point_format="XYZC",
             )
         ]
     header = PoseHeader(
         version=0.2, dimensions=PoseHeaderDimensions(width=track.width, height=track.height, depth=0),
         components=comps,
     )
-    mask = np.repeat((conf <= 0)[..., None], 3, axis=-1)
+    mask = np.repeat((conf <= 0)[..., None], data.shape[-1], axis=-1)
     body = NumPyPoseBody(
         fps=track.fps,
         data=np.ma.masked_array(data[:, None], mask=mask[:, None]),
