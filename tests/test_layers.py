@@ -14,7 +14,7 @@ LAYERS = [
     {"rendering"},
     {"train", "prep"},
     {"api"},
-    {"cli", "__main__"},
+    {"cli", "app", "__main__"},
 ]
 LEVEL = {unit: i for i, units in enumerate(LAYERS) for unit in units}
 
