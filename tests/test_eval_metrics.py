@@ -216,3 +216,24 @@ def test_eval_scores_hand_and_face_crops(cli, tmp_path):
 
     headers = [col.header for col in table(rep).columns]
     assert "SSIM hands/face" in headers and "PSNR hands/face" in headers
+
+
+def test_eval_keypoint_consistency_on_a_real_photo(cli, tmp_path):
+    """--keypoints: MediaPipe on the frames against the target poses. The target here is
+    MediaPipe's own result on the same photo, so the arm joints agree to within a pixel."""
+    import skimage
+
+    from signgen.pose.extract import extract_image
+
+    photo = np.ascontiguousarray(skimage.data.astronaut()[::2, ::2])
+    track = extract_image(photo).to_layout("canonical")
+    for name in ("pred", "gt"):
+        _write_clip(tmp_path / name / "c", [photo, photo])
+    write_poses(tmp_path / "pred" / "c" / "poses.npz", np.concatenate([track.xy, track.xy]),
+                np.concatenate([track.conf, track.conf]), track.xy[0], track.conf[0])
+    out = tmp_path / "s.json"
+    code, stdout, err = cli("eval", tmp_path / "pred", tmp_path / "gt", "--json", out, "--keypoints")
+    assert code == 0, err
+    c = json.loads(out.read_text())["clips"]["c"]
+    assert c["arm_error_px"] < 1.0
+    assert "hands found" in stdout

@@ -174,6 +174,7 @@ def evaluate(
     fvd_weights: Optional[Path] = typer.Option(None, "--fvd-weights", help="Local I3D (Kinetics-400) state dict for FVD, .safetensors or .pt (needs cd-fvd)."),
     legibility: Optional[Path] = typer.Option(None, "--legibility", help="A hand classifier (signgen train legibility): back-recognise the hands."),
     labels: Optional[Path] = typer.Option(None, "--labels", help="With --legibility: the synthetic release's groundtruth/phoenix folder."),
+    keypoints: bool = typer.Option(False, "--keypoints", help="MediaPipe on the predicted frames vs the target poses: hand detection rate, joint errors (real data)."),
 ) -> None:
     """SSIM, PSNR (LPIPS, FID, FVD with local weights) and temporal scores, on the whole frame, the changed
     region and (with poses) the hand and face crops; with --legibility, how many hands read right."""
@@ -183,13 +184,18 @@ def evaluate(
     if json_out is not None:
         check_output_path(json_out, (".json",))
     result = rep.evaluate(pred, gt, lpips_weights=lpips_weights, fid_weights=fid_weights, fvd_weights=fvd_weights,
-                          legibility=legibility, labels=labels)
+                          legibility=legibility, labels=labels, keypoints=keypoints)
     console.print(rep.table(result))
     o = result["overall"]
     if "fid" in o:
         console.print(Text(f"FID {o['fid']:.2f} / changed region {o['fid_region']:.2f}"))
     if "fvd" in o:
         console.print(Text(f"FVD {o['fvd']:.2f} ({o['fvd_windows']} windows of 16 frames)"))
+    found = [f"{label} {fmt.format(o[k])}" for k, label, fmt in (
+        ("hand_detection", "hands found", "{:.1%}"), ("arm_error_px", "arm joint error", "{:.1f} px"),
+        ("hand_error_px", "hand joint error", "{:.1f} px")) if k in o]
+    if found:
+        console.print(Text("MediaPipe on the frames: " + ", ".join(found)))
     for note in result["notes"]:
         console.print(Text(f"note: {note}"))
     if json_out is not None:

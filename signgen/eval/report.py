@@ -175,6 +175,18 @@ def _legibility(pred: ClipFrames, poses: dict | None, legibility: tuple[Any, Pat
     return {} if crops is None else score(model, crops)
 
 
+KEYPOINT_METRICS = ("hand_detection", "arm_error_px", "hand_error_px")
+
+
+def _keypoints(pred: ClipFrames) -> dict[str, float]:
+    poses = read_poses(pred)
+    if poses is None:
+        return {}
+    from .keypoints import keypoint_consistency
+
+    return keypoint_consistency(iter(pred), poses["xy"], poses["conf"])
+
+
 def evaluate_clip(pred: ClipFrames, gt: ClipFrames, *, lpips: Callable | None = None,
                   fid: tuple[Any, Any] | None = None, legibility: tuple[Any, Path] | None = None) -> dict[str, Any]:
     """Scores of one clip: per-frame image metrics averaged, temporal metrics, each whole and `_region`.
@@ -252,12 +264,14 @@ def _fid_update(fid, pred: np.ndarray, gt: np.ndarray) -> None:
 def evaluate(pred_root: str | Path, gt_root: str | Path, *, lpips_weights: str | Path | None = None,
              fid_weights: str | Path | None = None, fvd_weights: str | Path | None = None,
              legibility: str | Path | None = None, labels: str | Path | None = None,
-             progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+             keypoints: bool = False, progress: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Score every clip of PRED against the same-named clip of GT; returns the report dict
     {"clips": {name: scores}, "overall": scores, "notes": [...]}. LPIPS, FID and FVD need local
     weights; without them each is skipped with a note. With a `legibility`
     classifier folder and a `labels` folder (a synthetic release's groundtruth/phoenix or one
-    of its splits), each clip's hands are also back-recognised (see `legibility.py`)."""
+    of its splits), each clip's hands are also back-recognised (see `legibility.py`). With
+    `keypoints`, MediaPipe Holistic runs on the predicted frames and is compared with the target
+    poses (`keypoints.py`: hand detection rate, arm and hand joint error; for real data)."""
     from .fvd import load_fvd
 
     pred_clips, gt_clips = find_clips(pred_root), find_clips(gt_root)
@@ -290,6 +304,8 @@ def evaluate(pred_root: str | Path, gt_root: str | Path, *, lpips_weights: str |
         if progress is not None:
             progress(name)
         clips[name] = evaluate_clip(clip, gt_clips[name], lpips=lp, fid=fid, legibility=leg)
+        if keypoints:
+            clips[name].update(_keypoints(clip))
         if fvd is not None:
             fvd.update(iter(clip), iter(gt_clips[name]))
     overall = summarize(clips)
@@ -337,6 +353,11 @@ def summarize(clips: dict[str, dict[str, Any]]) -> dict[str, Any]:
             if pairs:
                 out[key] = float(sum(v * n for v, n in pairs) / sum(n for _, n in pairs))
                 out[f"crops_{group}"] = int(sum(n for _, n in pairs))
+    for key in KEYPOINT_METRICS:  # hand scores weighted by the hands the targets show, arm by frames
+        weight = "frames" if key == "arm_error_px" else "hands_expected"
+        pairs = [(c[key], c[weight]) for c in clips.values() if key in c and c[key] == c[key] and c[weight] > 0]
+        if pairs:
+            out[key] = float(sum(v * n for v, n in pairs) / sum(n for _, n in pairs))
     for key in ("legibility", "legibility_handshape", "legibility_letter"):
         pairs = [(c[key], c[f"{key}_crops"]) for c in clips.values() if key in c and c[key] == c[key]]
         if pairs and sum(n for _, n in pairs):
