@@ -236,4 +236,4 @@ def test_eval_keypoint_consistency_on_a_real_photo(cli, tmp_path):
     assert code == 0, err
     c = json.loads(out.read_text())["clips"]["c"]
     assert c["arm_error_px"] < 1.0
-    assert "hands found" in stdout
+    assert "MediaPipe on the frames: arm joint error" in stdout
