@@ -26,7 +26,7 @@ signgen prep synthetic -o synthetic-b --signers 400 --sentences 1 --seed 1 --siz
 signgen prep phoenix synthetic-b/PHOENIX-2014-T -o prepared-b --keypoints synthetic-b/groundtruth/phoenix --pairs 60000
 
 # The legibility score's hand classifier: ground-truth hand crops of world A's train signers.
-signgen train legibility --release synthetic --out runs/legibility --every 2 --steps 3000
+signgen train legibility --release synthetic --out runs/legibility --every 2 --steps 1500
 
 # VAE: factor 4, 8 latent channels, on 64x64 crops (half on a hand), hand and face boxes 4x,
 # PatchGAN hinge term from step 3,000 (configs/small.yaml).

@@ -71,7 +71,7 @@ def diffusion(config: Path = _CONFIG, data: Optional[Path] = _DATA, out: Path = 
 def legibility(
     release: Path = typer.Option(..., "--release", "-r", help="A synthetic release (signgen prep synthetic) with hand labels."),
     out: Path = _OUT,
-    steps: int = typer.Option(3000, "--steps", min=1, help="Optimiser steps (batch 128)."),
+    steps: int = typer.Option(1500, "--steps", min=1, help="Optimiser steps (batch 128)."),
     every: int = typer.Option(1, "--every", min=1, help="Use every N-th frame of the training clips."),
     seed: int = typer.Option(0, "--seed"),
     progress: bool = _PROGRESS,

@@ -177,7 +177,7 @@ def _augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     return (x * gain + bias).clamp(0, 1)
 
 
-def train_classifier(data: LabelledCrops, *, steps: int = 3000, batch: int = 128, lr: float = 2e-3,
+def train_classifier(data: LabelledCrops, *, steps: int = 1500, batch: int = 128, lr: float = 2e-3,
                      seed: int = 0, progress: bool = True) -> HandClassifier:
     """Train a HandClassifier on labelled ground-truth crops (AdamW, cosine decay, augmented)."""
     torch.manual_seed(seed)
