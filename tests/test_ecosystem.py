@@ -40,7 +40,7 @@ def ecosystem_checks(path: Path) -> Pose:
 
 @pytest.fixture(scope="module")
 def learned_lexicon(tmp_path_factory) -> Path:
-    from data_prep.lexicon import learn_lexicon
+    from signgen.prep.lexicon import learn_lexicon
 
     root = tmp_path_factory.mktemp("eco")
     ds = PreparedDataset.create(root / "prep", name="constructed", fps=25, width=W, height=H, image_root=root)

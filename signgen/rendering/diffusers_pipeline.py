@@ -76,8 +76,8 @@ class SigngenPipeline(DiffusionPipeline):
         guidance_scale: float | None = None,
         seed: int = 0,
         num_images_per_prompt: int = 1,
-        noise: str = "shared",
-        smoothing: float = 0.5,
+        noise: str | None = None,
+        smoothing: float | None = None,
         callback: Callable[[str, int, int], None] | None = None,
     ) -> SigngenPipelineOutput:
         """Frames of `image`'s signer doing `poses` (a `PoseTrack` in the picture's pixels, as
@@ -95,9 +95,8 @@ class SigngenPipeline(DiffusionPipeline):
         if (poses.width, poses.height) != (image.shape[1], image.shape[0]):
             raise InputError(f"poses are in a {poses.width}x{poses.height} frame but the picture is "
                              f"{image.shape[1]}x{image.shape[0]}; fit them first (signgen.pose.retarget)")
-        settings = Settings(steps=num_inference_steps, guidance=guidance_scale, seed=seed, noise=noise,
-                            smoothing=smoothing)
-        settings.check()
+        settings = Settings.given(steps=num_inference_steps, guidance=guidance_scale, seed=seed, noise=noise,
+                                  smoothing=smoothing)  # None: Settings' one default (or the bundle's)
         if num_images_per_prompt > 1:
             frames = self.renderer.synthesize(image, poses, int(num_images_per_prompt), settings, progress=callback)
         else:
