@@ -22,11 +22,12 @@ from .errors import InputError
 from .base.files import atomic_write_bytes
 
 __all__ = [
-    "DataConfig", "ModelConfig", "StageConfig", "TrainConfig", "SampleConfig", "Config",
+    "DataConfig", "ModelConfig", "StageConfig", "DistillConfig", "TrainConfig", "SampleConfig", "Config",
     "load_config", "save_config", "config_from_dict", "config_to_dict", "STAGES",
 ]
 
-STAGES = ("vae", "fusion", "diffusion")
+STAGES = ("vae", "fusion", "diffusion", "distill")
+DISTILL_LOSSES = ("huber", "l2")
 
 
 @dataclass
@@ -67,6 +68,21 @@ class StageConfig:
     betas: tuple[float, float] = (0.9, 0.999)  # AdamW betas
     warmup: int = 0  # linear warm-up steps from 0 to lr
     grad_clip: float = 1.0  # max global gradient norm; 0 disables clipping
+
+
+@dataclass
+class DistillConfig(StageConfig):
+    """`train distill`: latent consistency distillation of a bundle's stage 2 into a few-step
+    student (LCM, Luo et al. 2023), plus the optimiser and length of the run (StageConfig)."""
+
+    teacher: str | None = None  # the teacher bundle folder (`--teacher`); its VAE and stage 1 are reused frozen
+    guidance: float | None = None  # teacher guidance folded into the student; None = the teacher bundle's default
+    solver_steps: int = 50  # the teacher's skipping-step DDIM grid (LCM's num_ddim_timesteps): 1000 / 50 = 20-step skips
+    target_decay: float = 0.95  # EMA decay of the target network (LCM: 0.95); 0 = the student itself, no gradient
+    loss: str = "huber"  # "huber" (LCM's pseudo-Huber, sqrt(d^2 + c^2) - c) or "l2"
+    huber_c: float = 0.001  # the pseudo-Huber's c
+    timestep_scaling: float = 10.0  # boundary condition c_skip/c_out sharpness (LCM and diffusers' LCMScheduler: 10)
+    render_steps: int = 4  # the student bundle's default sampling steps (`--steps` overrides, 1..solver_steps)
 
 
 @dataclass
@@ -118,6 +134,7 @@ class Config:
     vae: StageConfig = field(default_factory=lambda: StageConfig(lr=1e-4, weight_decay=0.0))
     fusion: StageConfig = field(default_factory=lambda: StageConfig(lr=1e-4))
     diffusion: StageConfig = field(default_factory=lambda: StageConfig(lr=1e-4, weight_decay=1e-2))
+    distill: DistillConfig = field(default_factory=lambda: DistillConfig(lr=5e-5, weight_decay=0.0))
     train: TrainConfig = field(default_factory=TrainConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
 
@@ -153,8 +170,29 @@ class Config:
                     bad.append(f"{s}.{name} must be >= 1, got {getattr(st, name)}")
             if st.lr <= 0 or st.encoder_lr < 0:
                 bad.append(f"{s}.lr must be > 0 and {s}.encoder_lr >= 0")
+        bad += self.distill_problems()
         if bad:
             raise InputError(bad[0], where)
+
+    def distill_problems(self) -> list[str]:
+        """What is wrong with the `distill` section (the teacher's own schedule is checked when loaded)."""
+        d, bad = self.distill, []
+        if d.loss not in DISTILL_LOSSES:
+            bad.append(f"distill.loss must be {' or '.join(DISTILL_LOSSES)}, got {d.loss!r}")
+        if d.solver_steps < 1:
+            bad.append(f"distill.solver_steps must be >= 1, got {d.solver_steps}")
+        if not 1 <= d.render_steps <= max(d.solver_steps, 1):
+            bad.append(f"distill.render_steps must be in [1, distill.solver_steps = {d.solver_steps}], "
+                       f"got {d.render_steps}")
+        if not 0.0 <= d.target_decay < 1.0:
+            bad.append(f"distill.target_decay must be in [0, 1), got {d.target_decay}")
+        if d.huber_c <= 0:
+            bad.append(f"distill.huber_c must be > 0, got {d.huber_c}")
+        if d.timestep_scaling <= 0:
+            bad.append(f"distill.timestep_scaling must be > 0, got {d.timestep_scaling}")
+        if d.guidance is not None and d.guidance < 0:
+            bad.append(f"distill.guidance must be >= 0 (or null: the teacher's), got {d.guidance}")
+        return bad
 
 
 # ---- dict <-> dataclass ----------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""`signgen train vae|fusion|diffusion`: thin wrappers over `signgen.train.train_stage`.
+"""`signgen train vae|fusion|diffusion|distill`: thin wrappers over `signgen.train.train_stage`.
 
 Registered by the root CLI as `app.add_typer(train_cli.app, name="train")`. Also runnable as
 `python -m signgen.cli.train ...`, which is what `accelerate launch` needs for several processes:
@@ -17,7 +17,8 @@ import typer
 
 from .output import group
 
-app = group("Train the models: a small VAE (CPU sizes), stage 1 (fusion) and stage 2 (diffusion), on accelerate;\n"
+app = group("Train the models: a small VAE (CPU sizes), stage 1 (fusion), stage 2 (diffusion) and a few-step "
+            "student of it (distill), on accelerate;\n"
             "and the legibility score's hand classifier.")
 
 _CONFIG = typer.Option(..., "--config", "-c", help="YAML config (configs/tiny.yaml, configs/phoenix.yaml, ...).")
@@ -29,12 +30,14 @@ _PROGRESS = typer.Option(True, "--progress/--no-progress", help="Show a progress
 
 
 def _run(stage: str, config: Path, data: Optional[Path], out: Path, sets: Optional[List[str]], resume: bool,
-         progress: bool) -> None:
+         progress: bool, teacher: Optional[Path] = None) -> None:
     from ..config import load_config
     from ..errors import InputError
     from ..train import train_stage
 
     cfg = load_config(config, sets or [])
+    if teacher is not None:
+        cfg.distill.teacher = str(teacher)
     if data is not None and not data.is_dir():
         raise InputError("prepared dataset folder does not exist", data)
     if not out.parent.is_dir():
@@ -98,6 +101,21 @@ def legibility(
         pass
     save_classifier(model, out, info)
     typer.echo(json.dumps({k: info[k] for k in ("train", "dev") if k in info}))
+
+
+@app.command("distill")
+def distill(config: Path = _CONFIG, data: Optional[Path] = _DATA, out: Path = _OUT,
+            teacher: Optional[Path] = typer.Option(None, "--teacher", "-t",
+                                                   help="Teacher bundle (sets distill.teacher), e.g. "
+                                                        "signgen/assets/default-model."),
+            sets: Optional[List[str]] = _SET, resume: bool = _RESUME, progress: bool = _PROGRESS) -> None:
+    """Distil a bundle's stage 2 into a 1-4 step student (latent consistency distillation); writes RUN/bundle/.
+
+    Example: signgen train distill --config configs/tiny.yaml --data data/prepared
+    --teacher signgen/assets/default-model --out runs/distill, then
+    signgen render --model runs/distill/bundle --steps 2 ...
+    """
+    _run("distill", config, data, out, sets, resume, progress, teacher)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

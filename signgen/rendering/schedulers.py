@@ -3,7 +3,10 @@
 A bundle stores the scheduler it was trained with (betas, prediction type); any of these
 samplers can run it. The multistep solvers (DPM-Solver++, UniPC) reach the quality of 20 DDPM
 steps in a handful of steps; they use "trailing" timestep spacing, so their first step starts
-from the last trained timestep even at 4 steps ("leading" would start well below it).
+from the last trained timestep even at 4 steps ("leading" would start well below it). "lcm" is
+diffusers' LCMScheduler, the sampler of a consistency-distilled student (`signgen train
+distill`): it keeps the student's `original_inference_steps` (the distillation's solver grid) and
+`timestep_scaling` (its boundary condition) from the bundle's scheduler config.
 """
 
 from __future__ import annotations
@@ -19,12 +22,14 @@ _CLASSES = {
     "dpm++": ("DPMSolverMultistepScheduler", {"algorithm_type": "dpmsolver++", "solver_order": 2,
                                               "timestep_spacing": "trailing"}),
     "unipc": ("UniPCMultistepScheduler", {"solver_order": 2, "timestep_spacing": "trailing"}),
+    "lcm": ("LCMScheduler", {}),
 }
 assert set(_CLASSES) == set(SAMPLERS)
 
 _SCHEDULE_KEYS = ("num_train_timesteps", "beta_start", "beta_end", "beta_schedule", "trained_betas",
                   "prediction_type", "rescale_betas_zero_snr", "clip_sample", "clip_sample_range",
                   "thresholding", "dynamic_thresholding_ratio", "sample_max_value")
+_LCM_KEYS = ("original_inference_steps", "timestep_scaling")  # what a distilled student was trained for
 
 
 def make_sampler(name: str, schedule: dict | Any) -> Any:
@@ -36,7 +41,7 @@ def make_sampler(name: str, schedule: dict | Any) -> Any:
         raise InputError(f"unknown sampler {name!r}; choose from {', '.join(SAMPLERS)}")
     cls_name, own = _CLASSES[name]
     cls = getattr(diffusers, cls_name)
-    base = {k: v for k, v in dict(schedule).items() if k in _SCHEDULE_KEYS}
+    base = {k: v for k, v in dict(schedule).items() if k in _SCHEDULE_KEYS + (_LCM_KEYS if name == "lcm" else ())}
     if name == "ddpm":  # the bundle's own DDPM, exactly as trained (its variance and spacing too)
         base = {k: v for k, v in dict(schedule).items() if not k.startswith("_")}
     return cls.from_config({**base, **own})

@@ -17,8 +17,9 @@ from typing import Any
 from ..errors import InputError
 
 NOISE_MODES = ("shared", "independent", "mixed")
-SAMPLERS = ("ddpm", "ddim", "dpm++", "unipc")
-"""diffusers schedulers by name (`schedulers.make_sampler`); all use the bundle's noise schedule."""
+SAMPLERS = ("ddpm", "ddim", "dpm++", "unipc", "lcm")
+"""diffusers schedulers by name (`schedulers.make_sampler`); all use the bundle's noise schedule
+("lcm": a `signgen train distill` student's consistency sampler, 1-4 steps)."""
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 """The UNet's precision; "auto" is bf16 on CPUs with native bf16 and on CUDA, else fp32."""
 

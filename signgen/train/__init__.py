@@ -1,6 +1,7 @@
-"""Training on accelerate: the tiny VAE, stage 1 (fusion) and stage 2 (diffusion).
+"""Training on accelerate: the tiny VAE, stage 1 (fusion), stage 2 (diffusion) and its few-step
+student (distill).
 
-`train_stage("vae" | "fusion" | "diffusion", cfg, data, run)` is the library entry point the
+`train_stage("vae" | "fusion" | "diffusion" | "distill", cfg, data, run)` is the library entry point the
 CLI (`signgen train ...`) calls. Submodules are imported lazily so `import signgen.train`
 stays light.
 """
@@ -13,7 +14,7 @@ from typing import Any
 __all__ = ["train_stage", "TASKS"]
 
 TASKS = {"vae": "signgen.train.vae:VaeTask", "fusion": "signgen.train.fusion:FusionTask",
-         "diffusion": "signgen.train.diffusion:DiffusionTask"}
+         "diffusion": "signgen.train.diffusion:DiffusionTask", "distill": "signgen.train.distill:DistillTask"}
 
 
 def train_stage(stage: str, cfg: Any, data: str | Path | None, run: str | Path, *, resume: bool = False,

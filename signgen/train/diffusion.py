@@ -127,7 +127,11 @@ class DiffusionTask(Task):
         scheduler = make_scheduler(self.scheduler_config)
         self._check_fit(stage1, vae, stage2)
         self.objective = DiffusionObjective(stage2, stage1, vae, scheduler, cfg.train.noise_offset)
+        self._datasets(accelerator, stage1, vae)
 
+    def _datasets(self, accelerator, stage1, vae) -> None:
+        """`self.dataset` (on the feature cache when `train.cache`) and `self.val`."""
+        cfg, size = self.cfg, self.size
         cache = None
         if cfg.train.cache:
             cache = self._build_cache(accelerator, stage1, vae)
@@ -212,7 +216,7 @@ class DiffusionTask(Task):
                         scheduler=make_scheduler(self.scheduler_config), meta=self._meta(0, None), folder=None,
                         device=device, dtype=torch.float32)
         renderer = Renderer(bundle, resize=self.cfg.data.resize)
-        settings = Settings.given(steps=self.cfg.sample.preview_steps, seed=self.cfg.train.seed)
+        settings = Settings.given(steps=self._preview_steps(), seed=self.cfg.train.seed)
         H, W = self.size.image_size
         out = []
         for pair in self.val.pairs[:n]:
@@ -221,6 +225,10 @@ class DiffusionTask(Task):
             target = PoseTrack(xy=xy[None], conf=conf[None], fps=25.0, width=W, height=H)
             out.append(renderer.synthesize(self.val.image(sc, sf, False), target, 1, settings)[0])
         return out
+
+    def _preview_steps(self) -> int | None:
+        """Steps of the sample grids (None: the exported bundle's own)."""
+        return self.cfg.sample.preview_steps
 
     def export(self, objective: nn.Module, step: int, ema: EMA | None, final: bool) -> None:
         from ..models.bundle import save_bundle

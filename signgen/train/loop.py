@@ -86,6 +86,9 @@ class Task:
     def export(self, objective: nn.Module, step: int, ema: EMA | None, final: bool) -> None:
         """Write the stage's product (main process only): VAE folder, stage-1 folder, or bundle."""
 
+    def after_step(self, objective: nn.Module) -> None:
+        """Called on every process after each optimiser step (distillation updates its target net here)."""
+
 
 def _tensorboard_available() -> bool:
     return any(importlib.util.find_spec(m) is not None for m in ("tensorboard", "tensorboardX"))
@@ -221,6 +224,7 @@ def run_task(task: Task, *, resume: bool = False, progress: bool = True) -> dict
             unwrapped = acc.unwrap_model(model)
             if ema is not None:
                 ema.update(task.trainable(unwrapped))
+            task.after_step(unwrapped)
             row: dict[str, Any] = {}
             if done % cfg.train.log_every == 0 or done == steps:
                 keys = sorted(sums)
