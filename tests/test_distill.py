@@ -14,23 +14,11 @@ from signgen.config import load_config
 from signgen.errors import InputError
 from signgen.train import train_stage
 from signgen.train.common import build_size, latest_checkpoint, list_checkpoints
-from signgen.train.toy import make_toy_prepared
+from signgen.train.toy import TOY_MODEL, make_toy_prepared
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 
-# The small geometry of test_train.py (32x32x4 latents, source latents concatenated), no mixed
-# precision (exactness), frequent checkpoints.
-SMALL = [
-    "model.overrides.stage2.block_out_channels=[32,32]",
-    "model.overrides.stage2.down_block_types=[DownBlock2D,CrossAttnDownBlock2D]",
-    "model.overrides.stage2.up_block_types=[CrossAttnUpBlock2D,UpBlock2D]",
-    "model.overrides.stage2.attention_head_dim=[2,2]",
-    "model.overrides.stage2.pose_embed_channels=[8,16]",
-    "model.overrides.stage2.class_hidden_dim=64", "model.overrides.stage2.token_hidden_dim=64",
-    "model.overrides.stage1.encoder.image_size=32", "model.overrides.stage1.fusion.hidden_dim=64",
-    "model.overrides.vae.block_out_channels=[16,16]", "model.overrides.vae.norm_num_groups=8",
-    "model.overrides.vae.mid_block_add_attention=false",
-]
+# No mixed precision (exactness), frequent checkpoints; the model is the teacher bundle's.
 BASE = ["train.mixed_precision=no", "train.log_every=1", "train.sample_every=0", "train.checkpoint_every=2",
         "train.keep_checkpoints=2", "data.val_pairs=4", "data.flip_p=0", "distill.warmup=0",
         "distill.batch_size=4", "distill.solver_steps=10", "distill.render_steps=2", "distill.lr=1e-3"]
@@ -51,7 +39,7 @@ def teacher(tmp_path_factory) -> Path:
     from signgen.models.stage2 import Stage2
     from signgen.models.vae import load_vae
 
-    size = build_size(load_config(CONFIG, SMALL).model)
+    size = build_size(load_config(CONFIG, TOY_MODEL).model)
     torch.manual_seed(0)
     stage2 = Stage2(size.stage2)
     with torch.no_grad():  # pose and source inputs that matter, as in a trained model

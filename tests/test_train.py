@@ -18,7 +18,7 @@ from signgen.errors import InputError
 from signgen.train import train_stage
 from signgen.train.common import latest_checkpoint, list_checkpoints
 from signgen.train.data import PairDataset, StepBatches
-from signgen.train.toy import make_toy_prepared
+from signgen.train.toy import TOY_MODEL, make_toy_prepared
 
 # Most runs here use an untrained VAE / stage 1 on purpose; the warning saying so is expected.
 pytestmark = pytest.mark.filterwarnings("ignore:.*UNTRAINED:UserWarning")
@@ -31,18 +31,7 @@ BASE = [
     "train.keep_checkpoints=2", "train.ema_decay=0.9", "data.jitter_px=0.5", "data.val_pairs=4",
     "vae.warmup=0", "fusion.warmup=0", "diffusion.warmup=0",
     "vae.batch_size=6", "fusion.batch_size=8", "diffusion.batch_size=6",
-    # a smaller UNet than `tiny` keeps each step in milliseconds (same geometry: 32x32x4 latents,
-    # the source latents concatenated, no attention at the 32x32 level)
-    "model.overrides.stage2.block_out_channels=[32,32]",
-    "model.overrides.stage2.down_block_types=[DownBlock2D,CrossAttnDownBlock2D]",
-    "model.overrides.stage2.up_block_types=[CrossAttnUpBlock2D,UpBlock2D]",
-    "model.overrides.stage2.attention_head_dim=[2,2]",
-    "model.overrides.stage2.pose_embed_channels=[8,16]",
-    "model.overrides.stage2.class_hidden_dim=64", "model.overrides.stage2.token_hidden_dim=64",
-    # and a smaller encoder input (17 tokens) and VAE (factor 2, like tiny's)
-    "model.overrides.stage1.encoder.image_size=32", "model.overrides.stage1.fusion.hidden_dim=64",
-    "model.overrides.vae.block_out_channels=[16,16]", "model.overrides.vae.norm_num_groups=8",
-    "model.overrides.vae.mid_block_add_attention=false",
+    *TOY_MODEL,  # a small UNet, encoder and VAE with the tiny geometry
 ]
 
 

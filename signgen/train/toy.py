@@ -16,7 +16,23 @@ from ..pose.draw import draw_pose
 from ..pose.layouts import canonical as C
 from ..pose.track import PoseTrack
 
-__all__ = ["make_toy_prepared"]
+__all__ = ["make_toy_prepared", "TOY_MODEL"]
+
+# `--set` overrides of the `tiny` size that keep a training step in milliseconds, for tests on
+# the toy data: a smaller UNet with the same geometry (32x32x4 latents, the source latents
+# concatenated, no attention at the 32x32 level), a smaller encoder input (17 tokens) and VAE
+# (factor 2, like tiny's).
+TOY_MODEL = [
+    "model.overrides.stage2.block_out_channels=[32,32]",
+    "model.overrides.stage2.down_block_types=[DownBlock2D,CrossAttnDownBlock2D]",
+    "model.overrides.stage2.up_block_types=[CrossAttnUpBlock2D,UpBlock2D]",
+    "model.overrides.stage2.attention_head_dim=[2,2]",
+    "model.overrides.stage2.pose_embed_channels=[8,16]",
+    "model.overrides.stage2.class_hidden_dim=64", "model.overrides.stage2.token_hidden_dim=64",
+    "model.overrides.stage1.encoder.image_size=32", "model.overrides.stage1.fusion.hidden_dim=64",
+    "model.overrides.vae.block_out_channels=[16,16]", "model.overrides.vae.norm_num_groups=8",
+    "model.overrides.vae.mid_block_add_attention=false",
+]
 
 
 def _track(num_frames: int, size: int, phase: float) -> PoseTrack:
