@@ -5,7 +5,9 @@ clips with: the teacher at its own sampling (the bundled model: 20 DDPM steps); 
 1, 2 and 4 LCM steps; and, as the baseline distillation has to beat, the *teacher* driven by the
 student's LCMScheduler at the same steps (no training at all: the bundled model predicts clean
 latents, so a few-step LCM sampler already runs it). Scores with `signgen eval`'s metrics (SSIM,
-PSNR; whole frame and changed region) and seconds per frame on this machine. Each variant's
+PSNR; whole frame and changed region), seconds per frame on this machine, and a blur measure
+SSIM and PSNR do not see: `sharpness`, the variance of the Laplacian of the predicted frames over
+that of the ground truth (1 = as much fine detail as the truth; a mean prediction scores low). Each variant's
 scores are stored in OUT/<variant>/scores.json, so an interrupted run resumes. Prints one JSON line.
 
     python benchmarks/distill_results.py --teacher signgen/assets/default-model \
@@ -19,12 +21,45 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+from scipy.ndimage import laplace
+
 from honest_results import scores, spread
 
 from signgen.models.bundle import make_scheduler
 from signgen.rendering.export import export, jobs_from_prepared
 from signgen.rendering.pipeline import Renderer, Settings
 from signgen.train.distill import lcm_scheduler_config
+
+
+def _detail(folder: Path) -> float:
+    """Mean variance of the Laplacian of every frame (grey, [0, 1]) under `folder`/<clip>/*.png."""
+    values = [laplace(np.asarray(Image.open(f).convert("L"), np.float64) / 255.0).var()
+              for f in sorted(folder.glob("*/*.png"))]
+    return float(np.mean(values))
+
+
+def sharpness(pred: Path, gt: Path) -> float:
+    """Fine detail of the predictions relative to the ground truth's (1 = equal)."""
+    return round(_detail(pred) / _detail(gt), 4)
+
+
+def interleaved_timing(job, variants: dict, frames: int, rounds: int) -> dict[str, float]:
+    """Median seconds per frame of each variant on the first `frames` frames of one clip, the
+    variants taking turns `rounds` times: on a shared machine the load then hits all alike."""
+    from signgen.api import fit_motion, load_source
+
+    image, path = load_source(job.source)
+    track = fit_motion(job.poses, image, str(path), retarget=False)
+    track = track.copy(xy=track.xy[:frames], conf=track.conf[:frames])
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, (renderer, settings) in variants.items():
+            start = time.perf_counter()
+            n = sum(1 for _ in renderer.render_video(image, track, settings))
+            times[name].append((time.perf_counter() - start) / n)
+    return {name: round(float(np.median(v)), 4) for name, v in times.items()}
 
 
 def main() -> None:
@@ -37,6 +72,9 @@ def main() -> None:
     ap.add_argument("--steps", type=int, nargs="+", default=[1, 2, 4], help="student steps to measure")
     ap.add_argument("--only", nargs="*", default=None, help="variant names to run now (default: all)")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--timing", type=int, default=0,
+                    help="also time N frames of the first clip with every variant, interleaved, --rounds times")
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
 
     out = Path(args.out)
@@ -64,9 +102,14 @@ def main() -> None:
             saved.write_text(json.dumps(row) + "\n", encoding="utf-8")
         if saved.is_file():
             results[name] = json.loads(saved.read_text(encoding="utf-8"))
+            if "sharpness" not in results[name] and (out / name / "pred").is_dir():
+                results[name]["sharpness"] = sharpness(out / name / "pred", out / name / "gt")
+                saved.write_text(json.dumps(results[name]) + "\n", encoding="utf-8")
+    timing = interleaved_timing(jobs[0], variants, args.timing, args.rounds) if args.timing else {}
     print(json.dumps({"benchmark": "distill_results", "teacher": str(args.teacher), "student": str(args.student),
                       "student_meta": student.bundle.meta.extra, "split": args.split,
-                      "clips": [j.id for j in jobs], "results": results}))
+                      "clips": [j.id for j in jobs], "results": results,
+                      **({"interleaved_seconds_per_frame": timing, "timing_frames": args.timing} if timing else {})}))
 
 
 if __name__ == "__main__":
