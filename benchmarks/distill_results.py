@@ -3,8 +3,8 @@
 Renders the test protocol (first frame as source, every frame's pose as target) of the same
 clips with: the teacher at its own sampling (the bundled model: 20 DDPM steps); the student at
 1, 2 and 4 LCM steps; and, as the baseline distillation has to beat, the *teacher* driven by the
-student's LCMScheduler at the same steps (no training at all: the bundled model predicts clean
-latents, so a few-step LCM sampler already runs it). Scores with `signgen eval`'s metrics (SSIM,
+"lcm" sampler at the same steps (no training at all: the bundled model predicts clean latents,
+so a few-step LCM sampler already runs it). Scores with `signgen eval`'s metrics (SSIM,
 PSNR; whole frame and changed region), seconds per frame on this machine, and a blur measure
 SSIM and PSNR do not see: `sharpness`, the variance of the Laplacian of the predicted frames over
 that of the ground truth (1 = as much fine detail as the truth; a mean prediction scores low). Each variant's
@@ -25,12 +25,10 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import laplace
 
-from honest_results import scores, spread
-
-from signgen.models.bundle import make_scheduler
+from signgen.eval.report import evenly_spaced, overall_scores
 from signgen.rendering.export import export, jobs_from_prepared
-from signgen.rendering.pipeline import Renderer, Settings
-from signgen.train.distill import lcm_scheduler_config
+from signgen.rendering.pipeline import Renderer
+from signgen.rendering.settings import Settings
 
 
 def _detail(folder: Path) -> float:
@@ -75,29 +73,27 @@ def main() -> None:
     ap.add_argument("--timing", type=int, default=0,
                     help="also time N frames of the first clip with every variant, interleaved, --rounds times")
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--precision", default="fp32", help="the UNet's precision for every variant (fp32, bf16, auto)")
     args = ap.parse_args()
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = spread(sorted(jobs_from_prepared(args.data, args.split), key=lambda j: j.id), args.clips)
+    jobs = evenly_spaced(sorted(jobs_from_prepared(args.data, args.split), key=lambda j: j.id), args.clips)
     teacher, student = Renderer.load(args.teacher, "cpu"), Renderer.load(args.student, "cpu")
-    # The teacher's own weights driven by the student's few-step LCM scheduler: what distillation must beat.
-    teacher_lcm = Renderer.load(args.teacher, "cpu")
-    sc = student.bundle.scheduler.config
-    teacher_lcm.bundle.scheduler = make_scheduler(lcm_scheduler_config(
-        teacher.bundle.scheduler.config, sc.get("original_inference_steps", 50), sc.get("timestep_scaling", 10.0)))
     meta = teacher.bundle.meta
-    variants = {f"teacher_{meta.sampler}{meta.steps}": (teacher, Settings())}
+    variants = {f"teacher_{meta.sampler}{meta.steps}": (teacher, Settings(precision=args.precision))}
     for s in args.steps:
-        variants[f"student_lcm{s}"] = (student, Settings(steps=s))
-        variants[f"teacher_lcm{s}"] = (teacher_lcm, Settings(steps=s, guidance=1.0))
+        variants[f"student_lcm{s}"] = (student, Settings(steps=s, precision=args.precision))
+        # The teacher's own weights under the "lcm" sampler: what distillation must beat.
+        variants[f"teacher_lcm{s}"] = (teacher, Settings(steps=s, sampler="lcm", guidance=1.0,
+                                                          precision=args.precision))
     results = {}
     for name, (renderer, settings) in variants.items():
         saved = out / name / "scores.json"
         if not saved.is_file() and (args.only is None or name in args.only):
             start = time.perf_counter()
             done = export(jobs, out / name, renderer, settings)
-            row = {**scores(out / name / "pred", out / name / "gt"),
+            row = {**overall_scores(out / name / "pred", out / name / "gt"),
                    "seconds_per_frame": round((time.perf_counter() - start) / max(done["frames"], 1), 4)}
             saved.write_text(json.dumps(row) + "\n", encoding="utf-8")
         if saved.is_file():
