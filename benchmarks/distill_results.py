@@ -1,7 +1,7 @@
 """A distilled student (`signgen train distill`) against its teacher, on held-out test clips.
 
 Renders the test protocol (first frame as source, every frame's pose as target) of the same
-clips with: the teacher at its own sampling (the bundled model: 20 DDPM steps); the student at
+clips with: the teacher at FPDM's 20 DDPM steps and at its own default sampling; the student at
 1, 2 and 4 LCM steps; and, as the baseline distillation has to beat, the *teacher* driven by the
 "lcm" sampler at the same steps (no training at all: the bundled model predicts clean latents,
 so a few-step LCM sampler already runs it). Scores with `signgen eval`'s metrics (SSIM,
@@ -46,7 +46,7 @@ def sharpness(pred: Path, gt: Path) -> float:
 def interleaved_timing(job, variants: dict, frames: int, rounds: int) -> dict[str, float]:
     """Median seconds per frame of each variant on the first `frames` frames of one clip, the
     variants taking turns `rounds` times: on a shared machine the load then hits all alike."""
-    from signgen.api import fit_motion, load_source
+    from signgen.rendering.inputs import fit_motion, load_source
 
     image, path = load_source(job.source)
     track = fit_motion(job.poses, image, str(path), retarget=False)
@@ -81,7 +81,8 @@ def main() -> None:
     jobs = evenly_spaced(sorted(jobs_from_prepared(args.data, args.split), key=lambda j: j.id), args.clips)
     teacher, student = Renderer.load(args.teacher, "cpu"), Renderer.load(args.student, "cpu")
     meta = teacher.bundle.meta
-    variants = {f"teacher_{meta.sampler}{meta.steps}": (teacher, Settings(precision=args.precision))}
+    variants = {"teacher_ddpm20": (teacher, Settings(steps=20, sampler="ddpm", precision=args.precision)),
+                f"teacher_{meta.sampler}{meta.steps}": (teacher, Settings(precision=args.precision))}
     for s in args.steps:
         variants[f"student_lcm{s}"] = (student, Settings(steps=s, precision=args.precision))
         # The teacher's own weights under the "lcm" sampler: what distillation must beat.
