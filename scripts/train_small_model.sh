@@ -29,7 +29,13 @@ signgen prep phoenix synthetic-b/PHOENIX-2014-T -o prepared-b --keypoints synthe
 signgen train legibility --release synthetic --out runs/legibility --every 2 --steps 1500
 
 # VAE: factor 4, 8 latent channels, on 64x64 crops (half on a hand), hand and face boxes 4x,
-# PatchGAN hinge term from step 3,000 (configs/small.yaml).
+# PatchGAN hinge term from step 3,000 (configs/small.yaml). Training runs across sessions: the
+# newest checkpoint is committed under checkpoints/small-vae/ (weights, optimizer, state), and
+# copied into the run here, so the run resumes exactly where the last session stopped.
+if [ ! -d runs/vae/checkpoints ] && [ -d "$REPO/checkpoints/small-vae" ]; then
+    mkdir -p runs/vae/checkpoints
+    cp -r "$REPO"/checkpoints/small-vae/step-* runs/vae/checkpoints/
+fi
 signgen train vae --config $CFG --data prepared-b --out runs/vae \
     --set train.checkpoint_every=250 --set train.sample_every=500
 
