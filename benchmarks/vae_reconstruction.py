@@ -115,10 +115,7 @@ def main() -> None:
                         s[f"ssim_{group}"].append(a)
                         s[f"mse_{group}"].append(b)
             if clf is not None:
-                items = list(collect_crops(frames, xy[keep], conf[keep], sub, gtdoc, name))
-                if items:
-                    c, lab, wh = zip(*items)
-                    s["crops"].append(LabelledCrops(np.stack(c), list(lab), list(wh)))
+                s["crops"] += collect_crops(frames, xy[keep], conf[keep], sub, gtdoc, name)
     result = {"benchmark": "vae_reconstruction", "split": args.split, "clips": len(names), "frames": frames_scored,
               "size": f"{gt[0].shape[1]}x{gt[0].shape[0]}"}
     for k, s in scores.items():
@@ -128,9 +125,7 @@ def main() -> None:
                "psnr_face": metrics.psnr_from_mse(float(np.mean(s["mse_face"]))),
                "ssim_face": float(np.nanmean(s["ssim_face"]))}
         if s["crops"]:
-            allc = LabelledCrops(np.concatenate([c.crops for c in s["crops"]]),
-                                 sum((c.labels for c in s["crops"]), []), sum((c.where for c in s["crops"]), []))
-            row.update(legibility(clf, allc))
+            row.update(legibility(clf, LabelledCrops.of(s["crops"])))
         if k in seconds:
             row["s_per_frame"] = seconds[k] / max(frames_scored, 1)
         result[k] = {kk: round(v, 4) if isinstance(v, float) else v for kk, v in row.items()}

@@ -78,6 +78,15 @@ class LabelledCrops:
     def __len__(self) -> int:
         return len(self.labels)
 
+    @classmethod
+    def of(cls, items: Iterable[tuple[np.ndarray, str, tuple]]) -> "LabelledCrops":
+        """From (crop, label, where) items, as `collect_crops` yields them (none: an empty set)."""
+        items = list(items)
+        if not items:
+            return cls(np.zeros((0, CROP, CROP, 3), np.uint8), [], [])
+        crops, labels, where = zip(*items)
+        return cls(np.stack(crops), list(labels), list(where))
+
 
 def read_labels(path: str | Path) -> dict:
     """One clip's labels.json: {"kind", "right_hand": [...], "left_hand": [...]}; InputError if malformed."""
@@ -147,7 +156,7 @@ def release_crops(release: str | Path, split: str, every: int = 1) -> LabelledCr
     feats = sorted((root / "PHOENIX-2014-T" / "features").glob("fullFrame-*px"))
     if not gt_dir.is_dir() or not feats:
         raise InputError("not a synthetic release (needs groundtruth/phoenix/<split> and PHOENIX-2014-T/features)", root)
-    crops, labels, where = [], [], []
+    items: list = []
     for path in sorted(gt_dir.glob("*.labels.json")):
         clip = path.name[: -len(".labels.json")]
         doc, gt = labelled_frames(gt_dir, clip)
@@ -155,13 +164,10 @@ def release_crops(release: str | Path, split: str, every: int = 1) -> LabelledCr
             xy, conf = z["xy"], z["conf"]
         folder = feats[-1] / split / clip
         frames = (iio.imread(folder / f"images{t + 1:04d}.png") for t in range(len(xy)))
-        for c, lab, w in collect_crops(frames, xy, conf, doc, gt, clip, every):
-            crops.append(c)
-            labels.append(lab)
-            where.append(w)
-    if not crops:
+        items += collect_crops(frames, xy, conf, doc, gt, clip, every)
+    if not items:
         raise InputError(f"no labelled hands in split {split!r} (made before labels existed? rerun prep synthetic)", gt_dir)
-    return LabelledCrops(np.stack(crops), labels, where)
+    return LabelledCrops.of(items)
 
 
 # ---- training, saving, loading ---------------------------------------------------------------
@@ -273,8 +279,4 @@ def clip_crops(frames: Iterable[np.ndarray], poses: dict, labels_dir: str | Path
     if not matches:
         return None
     doc, gt = labelled_frames(matches[0].parent, clip)
-    items = list(collect_crops(frames, poses["xy"], poses["conf"], doc, gt, clip))
-    if not items:
-        return LabelledCrops(np.zeros((0, CROP, CROP, 3), np.uint8), [], [])
-    crops, labels, where = zip(*items)
-    return LabelledCrops(np.stack(crops), list(labels), list(where))
+    return LabelledCrops.of(collect_crops(frames, poses["xy"], poses["conf"], doc, gt, clip))
