@@ -9,12 +9,18 @@ prepared split whose signers and gloss sequences never appear in training, and s
 - with `--stage2-alone BUNDLE`: the paper's ablation, a stage 2 trained without the fusion
   embedding (`--set model.overrides.stage2.drop_fusion=1.0`), same data and steps;
 - the same model with independent noise and no smoothing (the temporal comparison);
+- with `--old-model BUNDLE`: another (e.g. the 64x64) bundle on the same clips, its frames
+  resized to the picture's size by the renderer, so the step between two models is visible;
 - two trivial baselines: copying the source frame, and the drawn pose alone.
 
-Also reports seconds per frame on this machine at the given steps. Prints one JSON line.
+Every row has the whole frame, the changed region, hand and face crops (from the target pose)
+and the temporal scores; with `--legibility C --labels R/groundtruth/phoenix` also the share of
+labelled hands the classifier reads right, and a `ground_truth` row (the ceiling). Also reports
+seconds per frame on this machine at the given steps. Prints one JSON line.
 
     python benchmarks/honest_results.py --model signgen/assets/default-model \
-        --stage2-alone runs/diffusion-alone/bundle --data data/prepared --split test --clips 6 --out /tmp/honest
+        --stage2-alone runs/diffusion-alone/bundle --data data/prepared --split test --clips 6 --out /tmp/honest \
+        [--old-model OLD_BUNDLE] [--legibility runs/legibility --labels data/synthetic/groundtruth/phoenix]
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from signgen.eval.report import evenly_spaced, find_clips, overall_scores, read_poses
+from signgen.eval.report import PART_SCORE_KEYS, SCORE_KEYS, evenly_spaced, find_clips, overall_scores, read_poses
 from signgen.pose.draw import draw_pose
 from signgen.rendering.export import export, jobs_from_prepared
 from signgen.rendering.pipeline import Renderer
@@ -59,7 +65,13 @@ def main() -> None:
     ap.add_argument("--out", required=True)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--stage2-alone", default=None, help="bundle of a stage 2 trained without the fusion embedding")
+    ap.add_argument("--old-model", default=None, help="another bundle to compare with (e.g. the 64x64 one)")
+    ap.add_argument("--legibility", default=None, help="hand classifier (signgen train legibility)")
+    ap.add_argument("--labels", default=None, help="with --legibility: the release's groundtruth/phoenix")
+    ap.add_argument("--no-ablations", action="store_true", help="skip fusion-off and independent-noise rows")
     args = ap.parse_args()
+    keys = SCORE_KEYS + PART_SCORE_KEYS
+    options = {"legibility": args.legibility, "labels": args.labels} if args.legibility else {}
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -67,21 +79,27 @@ def main() -> None:
     renderer = Renderer.load(args.model, args.device)
     variants = {  # name: (renderer, settings)
         "full": (renderer, Settings(steps=args.steps)),
-        "fusion_off_at_sampling": (renderer, Settings(steps=args.steps, fusion_guidance=0.0)),
-        "independent_noise_no_smoothing": (renderer, Settings(steps=args.steps, noise="independent", smoothing=0.0)),
     }
+    if not args.no_ablations:
+        variants["fusion_off_at_sampling"] = (renderer, Settings(steps=args.steps, fusion_guidance=0.0))
+        variants["independent_noise_no_smoothing"] = (renderer, Settings(steps=args.steps, noise="independent",
+                                                                         smoothing=0.0))
     if args.stage2_alone:
         variants["stage2_alone"] = (Renderer.load(args.stage2_alone, args.device), Settings(steps=args.steps))
+    if args.old_model:
+        variants["old_model"] = (Renderer.load(args.old_model, args.device), Settings())
     results, timing = {}, {}
     for name, (model, settings) in variants.items():
         start = time.perf_counter()
         done = export(jobs, out / name, model, settings)
         if done["frames"]:
             timing[name] = round((time.perf_counter() - start) / done["frames"], 4)
-        results[name] = overall_scores(out / name / "pred", out / name / "gt")
+        results[name] = overall_scores(out / name / "pred", out / name / "gt", keys, **options)
     gt = out / "full" / "gt"
-    results["copy_source"] = overall_scores(baseline(gt, out / "copy_source", "copy"), gt)
-    results["pose_only"] = overall_scores(baseline(gt, out / "pose_only", "pose"), gt)
+    if options:
+        results["ground_truth"] = overall_scores(gt, gt, keys, **options)
+    results["copy_source"] = overall_scores(baseline(gt, out / "copy_source", "copy"), gt, keys, **options)
+    results["pose_only"] = overall_scores(baseline(gt, out / "pose_only", "pose"), gt, keys, **options)
     frames = sum(len(c) for c in find_clips(gt).values())
     print(json.dumps({
         "benchmark": "honest_results", "model": str(args.model), "split": args.split,

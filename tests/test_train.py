@@ -442,3 +442,25 @@ def test_diffusion_loss_weights_the_hand_and_face_boxes(toy):
         losses[name] = (weighted, plain)
     assert losses["in"][1] == pytest.approx(losses["out"][1])
     assert losses["in"][0] > 2 * losses["out"][0]
+
+
+def test_cache_fingerprint_follows_the_encoder_side_not_the_decoder():
+    """A decoder fine-tuned after stage 2's cache was built keeps the cache; any encoder change
+    (weights or latent scale) rebuilds it."""
+    from signgen.models.vae import Vae, VAEConfig
+    from signgen.train.cache import frozen_fingerprint
+
+    torch.manual_seed(0)
+    vae = Vae.from_config(VAEConfig(block_out_channels=(8, 16), layers_per_block=1, norm_num_groups=4))
+    encoder = torch.nn.Linear(3, 2)
+    before = frozen_fingerprint(encoder, vae, {"size": (64, 64)})
+    with torch.no_grad():
+        next(vae.model.decoder.parameters()).add_(1.0)
+    assert frozen_fingerprint(encoder, vae, {"size": (64, 64)}) == before
+    with torch.no_grad():
+        next(vae.model.encoder.parameters()).add_(1.0)
+    after_encoder = frozen_fingerprint(encoder, vae, {"size": (64, 64)})
+    assert after_encoder != before
+    vae.model.register_to_config(scaling_factor=0.5)
+    assert frozen_fingerprint(encoder, vae, {"size": (64, 64)}) != after_encoder
+    assert frozen_fingerprint(encoder, vae, {"size": (32, 32)}) != frozen_fingerprint(encoder, vae, {"size": (64, 64)})

@@ -324,9 +324,15 @@ SCORE_KEYS = ("ssim", "ssim_region", "psnr", "psnr_region", "psnr_frame_mean", "
               "flicker", "flicker_region", "warping_error", "warping_error_region")
 
 
-def overall_scores(pred_root: str | Path, gt_root: str | Path, keys: tuple[str, ...] = SCORE_KEYS) -> dict:
-    """The overall row of `evaluate`, the `keys` only, rounded to 4 decimals (None when absent)."""
-    overall = evaluate(pred_root, gt_root)["overall"]
+PART_SCORE_KEYS = ("ssim_hands", "psnr_hands", "ssim_face", "psnr_face",
+                   "legibility", "legibility_handshape", "legibility_letter")
+
+
+def overall_scores(pred_root: str | Path, gt_root: str | Path, keys: tuple[str, ...] = SCORE_KEYS,
+                   **options: Any) -> dict:
+    """The overall row of `evaluate` (given `options`, e.g. legibility=, labels=), the `keys`
+    only, rounded to 4 decimals (None when absent)."""
+    overall = evaluate(pred_root, gt_root, **options)["overall"]
     return {k: (None if overall.get(k) is None else round(float(overall[k]), 4)) for k in keys}
 
 

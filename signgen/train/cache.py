@@ -32,7 +32,7 @@ from ..base.files import atomic_write_bytes
 from ..base.progress import Progress
 from .data import PairDataset, frame_key, to_tensor
 
-__all__ = ["FeatureCache", "fingerprint", "frame_features"]
+__all__ = ["FeatureCache", "fingerprint", "frame_features", "frozen_fingerprint"]
 
 FIELDS = ("latent", "emb", "tokens", "pose_emb")
 
@@ -46,6 +46,14 @@ def fingerprint(*modules: torch.nn.Module, extra: Any = None) -> str:
             h.update(t.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     h.update(json.dumps(extra, sort_keys=True, default=str).encode())
     return h.hexdigest()[:32]
+
+
+def frozen_fingerprint(encoder: torch.nn.Module, vae: torch.nn.Module, extra: Any) -> str:
+    """The cache's validity: the image encoder, the VAE's encoder side and latent scale, and
+    `extra`. The decoder is left out on purpose: fine-tuning it (`train.vae_decoder_only`) leaves
+    every cached latent as it was, so the cache stays valid."""
+    side = [m for m in (vae.model.encoder, vae.model.quant_conv) if m is not None]
+    return fingerprint(encoder, *side, extra={"extra": extra, "latent_scale": vae.scaling_factor})
 
 
 @torch.no_grad()

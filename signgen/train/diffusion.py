@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import InputError
-from .cache import FeatureCache, fingerprint, frame_features
+from .cache import FeatureCache, frame_features, frozen_fingerprint
 from .common import EMA, build_size, load_stage1, save_grid, to_uint8
 from .data import PairDataset
 from .loop import Task
@@ -159,7 +159,7 @@ class DiffusionTask(Task):
         cfg = self.cfg
         folder = Path(cfg.train.cache_dir) if cfg.train.cache_dir else self.run / "cache"
         plain = PairDataset(self.prepared, cfg.data.split, self.size.image_size, resize=cfg.data.resize)
-        fp = fingerprint(stage1.encoder, vae, extra={"size": self.size.image_size, "resize": cfg.data.resize,
+        fp = frozen_fingerprint(stage1.encoder, vae, {"size": self.size.image_size, "resize": cfg.data.resize,
                                                       "data": str(self.prepared.root.resolve())})
         if accelerator.is_main_process:
             FeatureCache.build(folder, plain, stage1.to(accelerator.device), vae.to(accelerator.device),
