@@ -90,7 +90,7 @@ class TrainConfig:
     """The training loop, shared by all stages."""
 
     seed: int = 0  # every random choice (data order, flips, jitter, noise, drops) derives from (seed, step)
-    mixed_precision: str = "no"  # "no", "bf16" (CPUs and recent GPUs) or "fp16" (GPUs)
+    mixed_precision: str = "no"  # "no", "auto" (bf16 where the hardware has it), "bf16" or "fp16" (GPUs)
     checkpoint_every: int = 500  # optimiser steps between checkpoints (RUN/checkpoints/step-XXXXXX/)
     keep_checkpoints: int = 3  # keep the newest K checkpoints
     bundle_every_checkpoint: bool = True  # stage 2: also refresh RUN/bundle at each checkpoint
@@ -146,8 +146,8 @@ class Config:
     def check(self, where: str | Path | None = None) -> None:
         """Value checks that types cannot express; InputError naming the key."""
         bad = []
-        if self.train.mixed_precision not in ("no", "bf16", "fp16"):
-            bad.append(f"train.mixed_precision must be no, bf16 or fp16, got {self.train.mixed_precision!r}")
+        if self.train.mixed_precision not in ("no", "auto", "bf16", "fp16"):
+            bad.append(f"train.mixed_precision must be no, auto, bf16 or fp16, got {self.train.mixed_precision!r}")
         if self.data.resize not in ("stretch", "letterbox"):
             bad.append(f"data.resize must be stretch or letterbox, got {self.data.resize!r}")
         if not 0.0 <= self.data.flip_p <= 1.0:

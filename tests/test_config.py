@@ -53,7 +53,7 @@ def test_floats_written_as_yaml_1_1_strings_are_numbers(tmp_path):
     ("trian: {}\n", [], r"c.yaml: unknown config key 'trian'"),
     ("train:\n  seed: one\n", [], r"c.yaml: train.seed: expected an integer, got 'one'"),
     ("fusion:\n  betas: [0.9]\n", [], r"c.yaml: fusion.betas: expected a list of 2 values"),
-    ("train:\n  mixed_precision: fp8\n", [], r"c.yaml: train.mixed_precision must be no, bf16 or fp16"),
+    ("train:\n  mixed_precision: fp8\n", [], r"c.yaml: train.mixed_precision must be no, auto, bf16 or fp16"),
     ("diffusion:\n  batch_size: 0\n", [], r"c.yaml: diffusion.batch_size must be >= 1"),
     ("data: [1, 2]\n", [], r"c.yaml: data: expected a mapping"),
     ("- a\n- b\n", [], r"c.yaml: a config file must be a YAML mapping"),

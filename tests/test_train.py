@@ -464,3 +464,17 @@ def test_cache_fingerprint_follows_the_encoder_side_not_the_decoder():
     vae.model.register_to_config(scaling_factor=0.5)
     assert frozen_fingerprint(encoder, vae, {"size": (64, 64)}) != after_encoder
     assert frozen_fingerprint(encoder, vae, {"size": (32, 32)}) != frozen_fingerprint(encoder, vae, {"size": (64, 64)})
+
+
+def test_auto_precision_is_bf16_only_where_the_hardware_has_it(monkeypatch):
+    """`train.mixed_precision: auto`: emulated bf16 is slower than fp32, so auto falls back."""
+    import signgen.models.device as device
+    from signgen.train.loop import training_precision
+
+    assert training_precision("bf16") == "bf16" and training_precision("no") == "no"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: False)
+    assert training_precision("auto") == "no"
+    monkeypatch.setattr(device, "cpu_has_native_bf16", lambda: True)
+    assert training_precision("auto") == "bf16"
+    assert load_config(CONFIG).train.mixed_precision == "auto"
