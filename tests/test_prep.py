@@ -315,6 +315,16 @@ def test_pair_helpers():
     assert all(p.source == p.target == ("b", 0) for p in pairs if p.source[0] == "b")
     assert all(p.source != p.target for p in pairs if p.source[0] != "b")
     assert [p.target[1] for p in every_frame_pairs(clips[:1])] == [0, 1, 2, 3, 4]
+    # --frame-stride: only every 4th frame, all of them reachable, no frame past a clip's end
+    strided = training_pairs(clips, 2000, seed=3, stride=4)
+    frames = {f for p in strided for f in (p.source, p.target)}
+    assert {f for c, f in frames if c == "c"} == {0, 4, 8, 12, 16} and {f for c, f in frames if c == "a"} == {0, 4}
+    assert all(p.source != p.target for p in strided if p.source[0] != "b")
+    assert training_pairs(clips, 50, seed=3, stride=1) == training_pairs(clips, 50, seed=3)
+    from signgen.errors import InputError
+
+    with pytest.raises(InputError, match="--frame-stride must be >= 1, got 0"):
+        training_pairs(clips, 5, seed=3, stride=0)
     assert numbering_gap([Path("images0001.png"), Path("images0002.png")]) is None
     assert numbering_gap([Path("images0001.png"), Path("images0004.png")]) == "missing frame(s) 2, 3"
 

@@ -45,13 +45,14 @@ def phoenix(
     workers: int = typer.Option(1, "--workers", help="Worker processes for reading frames and extracting keypoints."),
     pairs: int = typer.Option(100_000, "--pairs", help="Random (source, target) training pairs to draw from train clips."),
     seed: int = typer.Option(0, "--seed", help="Seed of the training-pair draw."),
+    frame_stride: int = typer.Option(1, "--frame-stride", help="Draw training pairs from every N-th frame only (a smaller, faster stage-2 feature cache)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> int:
     """RWTH-PHOENIX-Weather 2014T -> prepared clips, training pairs and the test protocol."""
     from ..prep.phoenix import prepare_phoenix
 
     return _report(prepare_phoenix(raw, out, keypoints=keypoints, workers=workers, num_pairs=pairs,
-                                   seed=seed, progress=progress))
+                                   seed=seed, frame_stride=frame_stride, progress=progress))
 
 
 @app.command("deepfashion")

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..data.prepared import Clip, Pair, PreparedDataset
 from ..base.files import atomic_write_bytes
+from ..errors import InputError
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -70,8 +71,6 @@ class PrepSummary:
 
 def check_resume(ds: PreparedDataset, name: str, image_root: Path) -> None:
     """A rerun must continue the same preparation: same dataset kind, same release folder."""
-    from signgen.errors import InputError
-
     if ds.meta.get("name") != name:
         raise InputError(f"holds a prepared {ds.meta.get('name')!r} dataset, not {name!r}; use another output folder",
                          ds.root)
@@ -119,24 +118,28 @@ def numbering_gap(paths: Sequence[Path]) -> str | None:
     return None
 
 
-def training_pairs(clips: Iterable[Clip], count: int, seed: int) -> list[Pair]:
+def training_pairs(clips: Iterable[Clip], count: int, seed: int, stride: int = 1) -> list[Pair]:
     """FPDM's training triples: `count` random (source, target) frame pairs within one clip.
 
     A clip is drawn with probability proportional to its frame count (so every frame is
     equally likely to be a target), then two different frames of it (the same frame only
     for one-frame clips). Deterministic for a seed and a clip list (clips sorted by id).
+    With `stride` > 1 only every stride-th frame (0, stride, 2*stride, ...) is drawn: fewer
+    distinct frames, so stage 2's feature cache is stride times smaller and faster to build.
     """
+    if stride < 1:
+        raise InputError(f"--frame-stride must be >= 1, got {stride}")
     clips = sorted((c for c in clips if c.num_frames > 0), key=lambda c: c.id)
     if not clips or count <= 0:
         return []
     rng = np.random.default_rng(seed)
-    lengths = np.array([c.num_frames for c in clips], dtype=np.int64)
+    lengths = np.array([-(-c.num_frames // stride) for c in clips], dtype=np.int64)
     which = rng.choice(len(clips), size=count, p=lengths / lengths.sum())
     n = lengths[which]
     src = rng.integers(0, n)
     tgt = rng.integers(0, np.maximum(n - 1, 1))
     tgt = np.where((n > 1) & (tgt >= src), tgt + 1, np.where(n > 1, tgt, 0))
-    return [Pair((clips[w].id, int(s)), (clips[w].id, int(t))) for w, s, t in zip(which, src, tgt)]
+    return [Pair((clips[w].id, int(s) * stride), (clips[w].id, int(t) * stride)) for w, s, t in zip(which, src, tgt)]
 
 
 def every_frame_pairs(clips: Iterable[Clip]) -> list[Pair]:

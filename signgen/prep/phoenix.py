@@ -182,6 +182,7 @@ def prepare_phoenix(
     workers: int = 1,
     num_pairs: int = 100_000,
     seed: int = 0,
+    frame_stride: int = 1,
     progress: bool = True,
 ) -> PrepSummary:
     """Prepare a PHOENIX-2014-T release (see the module doc). Returns what was done."""
@@ -197,6 +198,8 @@ def prepare_phoenix(
         raise InputError(f"--workers must be >= 1, got {workers}")
     if num_pairs < 0:
         raise InputError(f"--pairs must be >= 0, got {num_pairs}")
+    if frame_stride < 1:
+        raise InputError(f"--frame-stride must be >= 1, got {frame_stride}")
     size = _dataset_size(root, rows)
     ds = PreparedDataset.create(out, name="phoenix-2014t", fps=FPS, width=size[0], height=size[1],
                                 image_root=root.resolve())
@@ -237,7 +240,7 @@ def prepare_phoenix(
         clips = ds.split(split)
         summary.clips[split] = len(clips)
         if split == "train":
-            summary.pairs[split] = ds.write_pairs(split, training_pairs(clips, num_pairs, seed))
+            summary.pairs[split] = ds.write_pairs(split, training_pairs(clips, num_pairs, seed, frame_stride))
         elif clips:
             summary.pairs[split] = ds.write_pairs(split, every_frame_pairs(clips))
     report.write(out)
