@@ -61,7 +61,8 @@ def main() -> None:
     ap.add_argument("--data", required=True)
     ap.add_argument("--split", default="test")
     ap.add_argument("--clips", type=int, default=6)
-    ap.add_argument("--steps", type=int, default=None, help="default: the bundle's own (20)")
+    ap.add_argument("--steps", type=int, default=None, help="default: the bundle's own")
+    ap.add_argument("--sampler", default=None, help="default: the bundle's own (ddpm, ddim, dpm++, unipc, lcm)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--stage2-alone", default=None, help="bundle of a stage 2 trained without the fusion embedding")
@@ -78,14 +79,16 @@ def main() -> None:
     jobs = evenly_spaced(sorted(jobs_from_prepared(args.data, args.split), key=lambda j: j.id), args.clips)
     renderer = Renderer.load(args.model, args.device)
     variants = {  # name: (renderer, settings)
-        "full": (renderer, Settings(steps=args.steps)),
+        "full": (renderer, Settings(sampler=args.sampler, steps=args.steps)),
     }
     if not args.no_ablations:
-        variants["fusion_off_at_sampling"] = (renderer, Settings(steps=args.steps, fusion_guidance=0.0))
-        variants["independent_noise_no_smoothing"] = (renderer, Settings(steps=args.steps, noise="independent",
-                                                                         smoothing=0.0))
+        variants["fusion_off_at_sampling"] = (renderer, Settings(sampler=args.sampler, steps=args.steps,
+                                                                 fusion_guidance=0.0))
+        variants["independent_noise_no_smoothing"] = (renderer, Settings(sampler=args.sampler, steps=args.steps,
+                                                                         noise="independent", smoothing=0.0))
     if args.stage2_alone:
-        variants["stage2_alone"] = (Renderer.load(args.stage2_alone, args.device), Settings(steps=args.steps))
+        variants["stage2_alone"] = (Renderer.load(args.stage2_alone, args.device),
+                                    Settings(sampler=args.sampler, steps=args.steps))
     if args.old_model:
         variants["old_model"] = (Renderer.load(args.old_model, args.device), Settings())
     results, timing = {}, {}
@@ -104,7 +107,7 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "honest_results", "model": str(args.model), "split": args.split,
         "clips": [j.id for j in jobs], "frames": frames,
-        "steps": args.steps or renderer.bundle.meta.steps, "seconds_per_frame": timing, "results": results,
+        "steps": args.steps or renderer.bundle.meta.steps, "sampler": args.sampler or renderer.bundle.meta.sampler, "seconds_per_frame": timing, "results": results,
     }))
 
 

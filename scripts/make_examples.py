@@ -18,7 +18,7 @@ from signgen.synth.motion import body_for
 
 OUT = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLE_SEEDS = (900_001, 900_002, 900_003)
-WIDTH, HEIGHT = 256, 256  # square, like the bundled model's 64x64 training frames
+WIDTH, HEIGHT = 256, 320  # PHOENIX-2014-T's aspect, twice the bundled model's 128x160 frames
 
 
 def main() -> None:
