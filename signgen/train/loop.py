@@ -97,7 +97,7 @@ def _tensorboard_available() -> bool:
 def training_precision(setting: str) -> str:
     """accelerate's mixed_precision for a config's `train.mixed_precision`. "auto" is bf16 only
     where the hardware computes it (a bf16 CUDA GPU, a CPU with AVX512-BF16 or AMX): elsewhere
-    bf16 is emulated and costs time (measured: ~15x slower VAE steps on an AVX2-only CPU)."""
+    bf16 is emulated and costs time (measured: VAE steps more than 4x slower than fp32 on an AVX2-only CPU)."""
     if setting != "auto":
         return setting
     from ..models.device import auto_precision
