@@ -195,7 +195,9 @@ def test_stage2_without_fusion_ignores_the_fusion_embedding(bundle):
             for w, wf in ((2.0, None), (1.0, None), (2.0, 3.0)):
                 a = alone.denoiser(source, cond, w, wf)(x, t, idx)
                 b = alone.denoiser(source, other, w, wf)(x, t, idx)
-                torch.testing.assert_close(a, b, rtol=0, atol=0)
+                # equal up to float noise: the pose features of `other` are computed in another
+                # batch size, which on some CPUs (AVX2 oneDNN kernels) rounds differently (~1e-6)
+                torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
                 if w == 1.0:  # w = 1: the src+pose prediction itself
                     torch.testing.assert_close(a, sp, rtol=1e-4, atol=1e-5)
             # The same bundle with the fusion path on does depend on it (so the check above can fail).
