@@ -107,7 +107,8 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "honest_results", "model": str(args.model), "split": args.split,
         "clips": [j.id for j in jobs], "frames": frames,
-        "steps": args.steps or renderer.bundle.meta.steps, "sampler": args.sampler or renderer.bundle.meta.sampler, "seconds_per_frame": timing, "results": results,
+        "steps": args.steps or renderer.bundle.meta.steps, "sampler": args.sampler or renderer.bundle.meta.sampler,
+        "seconds_per_frame": timing, "results": results,
     }))
 
 
