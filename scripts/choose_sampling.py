@@ -5,11 +5,14 @@ pose as target) with the bundle's current defaults (the reference) and with each
 `--samplers`, `--steps` and `--guidance`, scores them with `signgen eval`'s metrics and prints
 one JSON line each. The choice is the cheapest combination (fewest steps, then best SSIM) whose
 dev scores are equal to the reference's: SSIM within `--ssim-tol` (0.005) and PSNR within
-`--psnr-tol` dB (0.3). With `--write` it becomes the bundle's defaults (meta sampler, steps,
+`--psnr-tol` dB (0.3), and, with `--legibility C --labels R/groundtruth/phoenix` (synthetic dev
+clips), the share of hands the classifier reads right within `--legibility-tol` (0.03): a few
+steps can keep SSIM and PSNR and still blur the fingers, which only legibility sees. With `--write` it becomes the bundle's defaults (meta sampler, steps,
 guidance), with the dev scores in the meta, so the choice is visible in the bundle itself.
 
     python scripts/choose_sampling.py --model signgen/assets/default-model --data prepared \
-        --clips 3 --frames 24 --samplers dpm++ unipc ddim --steps 4 6 8 --guidance 1.0 --out /tmp/choose [--write]
+        --clips 3 --frames 24 --samplers dpm++ unipc ddim --steps 4 6 8 --guidance 1.0 --out /tmp/choose \
+        [--legibility runs/legibility --labels synthetic/groundtruth/phoenix] [--write]
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from signgen.eval.report import evenly_spaced, overall_scores
+from signgen.eval.report import PART_SCORE_KEYS, SCORE_KEYS, evenly_spaced, overall_scores
 from signgen.rendering.export import export, jobs_from_prepared
 from signgen.rendering.pipeline import Renderer
 from signgen.rendering.settings import SAMPLERS, Settings
@@ -29,6 +32,11 @@ def first_frames(job, n: int):
     """The job cut to its first `n` target frames (and their ground truth)."""
     poses = job.poses.slice(0, min(n, job.poses.num_frames))
     return dataclasses.replace(job, poses=poses, gt_frames=job.gt_frames[: poses.num_frames])
+
+
+def _read(scores: dict) -> str:
+    """", legibility 32.4%" when the scores have it, else ""."""
+    return "" if scores.get("legibility") is None else f", legibility {100 * scores['legibility']:.1f}%"
 
 
 def main() -> None:
@@ -43,10 +51,17 @@ def main() -> None:
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--ssim-tol", type=float, default=0.005)
     ap.add_argument("--psnr-tol", type=float, default=0.3)
+    ap.add_argument("--legibility", default=None, help="hand classifier (signgen train legibility)")
+    ap.add_argument("--labels", default=None, help="with --legibility: the release's groundtruth/phoenix")
+    ap.add_argument("--legibility-tol", type=float, default=0.03)
     ap.add_argument("--out", required=True)
     ap.add_argument("--write", action="store_true", help="make the choice the bundle's defaults")
     args = ap.parse_args()
 
+    if args.legibility and not args.labels:
+        ap.error("--legibility needs --labels (the synthetic release's groundtruth/phoenix)")
+    options = {"legibility": args.legibility, "labels": args.labels} if args.legibility else {}
+    keys = SCORE_KEYS + PART_SCORE_KEYS if options else SCORE_KEYS
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = [first_frames(j, args.frames)
@@ -54,7 +69,7 @@ def main() -> None:
     renderer = Renderer.load(args.model, "cpu")
     meta = renderer.bundle.meta
     export(jobs, out / "reference", renderer, Settings(precision="fp32"))
-    ref = overall_scores(out / "reference" / "pred", out / "reference" / "gt")
+    ref = overall_scores(out / "reference" / "pred", out / "reference" / "gt", keys, **options)
     print(json.dumps({"reference": f"{meta.sampler} {meta.steps} steps w={meta.guidance:g} fp32", **ref}), flush=True)
     found = {}
     for sampler in args.samplers:
@@ -63,17 +78,18 @@ def main() -> None:
                 name = f"{sampler}-{steps}-w{w:g}"
                 export(jobs, out / name, renderer, Settings(sampler=sampler, steps=steps, guidance=w,
                                                             precision=args.precision))
-                found[name] = (sampler, steps, w, overall_scores(out / name / "pred", out / name / "gt"))
+                found[name] = (sampler, steps, w, overall_scores(out / name / "pred", out / name / "gt", keys, **options))
                 print(json.dumps({"sampler": sampler, "steps": steps, "guidance": w, **found[name][3]}), flush=True)
     equal = {k: v for k, v in found.items()
-             if v[3]["ssim"] >= ref["ssim"] - args.ssim_tol and v[3]["psnr"] >= ref["psnr"] - args.psnr_tol}
+             if v[3]["ssim"] >= ref["ssim"] - args.ssim_tol and v[3]["psnr"] >= ref["psnr"] - args.psnr_tol
+             and (not options or (v[3]["legibility"] or 0) >= (ref["legibility"] or 0) - args.legibility_tol)}
     if not equal:
         print(json.dumps({"best": None, "why": "no combination matches the reference on dev"}))
         return
     best = min(equal, key=lambda k: (equal[k][1], -equal[k][3]["ssim"]))
     sampler, steps, w, sc = found[best]
-    summary = (f"{best}: SSIM {sc['ssim']:.3f} PSNR {sc['psnr']:.2f} dB vs {meta.sampler}-{meta.steps}: "
-               f"SSIM {ref['ssim']:.3f} PSNR {ref['psnr']:.2f} dB")
+    summary = (f"{best}: SSIM {sc['ssim']:.3f} PSNR {sc['psnr']:.2f} dB{_read(sc)} vs {meta.sampler}-{meta.steps}: "
+               f"SSIM {ref['ssim']:.3f} PSNR {ref['psnr']:.2f} dB{_read(ref)}")
     print(json.dumps({"best": best, "dev": summary}))
     if args.write:  # the loaded bundle is float32 on the CPU: save it as it is, with the choice
         bundle = renderer.bundle

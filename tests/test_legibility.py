@@ -80,6 +80,10 @@ def test_eval_back_recognises_the_hands_of_predicted_frames(release, tmp_path, c
     c = rep["clips"][clip]
     assert c["legibility_crops"] > 0 and 0.0 <= c["legibility"] <= 1.0
     assert rep["overall"]["legibility"] == pytest.approx(c["legibility"])
+    assert sum(t for _, t in c["legibility_counts"].values()) == c["legibility_crops"]
+    assert sum(c["legibility_answers"].values()) == c["legibility_crops"]
+    for key in ("legibility_balanced", "legibility_majority", "legibility_distinct", "legibility_labels"):
+        assert rep["overall"][key] == pytest.approx(c[key])  # one clip: pooled equals the clip's own
     code, _, err = cli("eval", tmp_path / "gt", tmp_path / "gt", "--legibility", tmp_path / "clf")
     assert code == 2 and "--labels" in err and "Traceback" not in err
 
@@ -94,3 +98,22 @@ def test_malformed_labels_are_one_line_errors(tmp_path):
         bad.write_text(text)
         with pytest.raises(InputError, match=message):
             read_labels(bad)
+
+
+def test_class_balance_exposes_a_constant_answer():
+    """A classifier that answers "fist" to every hand scores the share of fists in plain accuracy;
+    the balanced score, the majority share and the count of answers show it reads nothing."""
+    from signgen.eval.legibility import class_balance, pool_counts
+
+    clip_a = {"legibility_counts": {"fist": [6, 6], "flat": [0, 2]}, "legibility_answers": {"fist": 8}}
+    clip_b = {"legibility_counts": {"fist": [2, 2], "v": [0, 2]}, "legibility_answers": {"fist": 4}}
+    counts, answers = pool_counts([clip_a, clip_b, {"legibility": 0.5}])
+    assert counts == {"fist": [8, 8], "flat": [0, 2], "v": [0, 2]} and answers == {"fist": 12}
+    scores = class_balance(counts, answers)
+    assert scores["legibility_balanced"] == pytest.approx(1 / 3)  # plain accuracy would be 8/12
+    assert scores["legibility_majority"] == pytest.approx(8 / 12)
+    assert scores["legibility_distinct"] == 1 and scores["legibility_labels"] == 3
+    reader = class_balance({"fist": [8, 8], "flat": [2, 2], "v": [1, 2]}, {"fist": 8, "flat": 2, "v": 1, "i": 1})
+    assert reader["legibility_balanced"] == pytest.approx((1 + 1 + 0.5) / 3)
+    assert reader["legibility_distinct"] == 4
+    assert class_balance({}, {}) == {}

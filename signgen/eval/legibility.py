@@ -17,7 +17,8 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from collections import Counter
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ from ..pose.io.files import load_json
 from ..pose.parts import crop, part_box
 
 __all__ = ["CROP", "HandClassifier", "LabelledCrops", "read_labels", "collect_crops", "train_classifier",
-           "load_classifier", "save_classifier", "legibility"]
+           "load_classifier", "save_classifier", "legibility", "class_balance", "pool_counts"]
 
 CROP = 32  # side of the classifier's input crops, pixels
 HANDS = ("right_hand", "left_hand")
@@ -254,20 +255,61 @@ def load_classifier(folder: str | Path) -> HandClassifier:
 
 # ---- scoring ---------------------------------------------------------------------------------
 
-def legibility(model: HandClassifier, data: LabelledCrops) -> dict[str, float | int]:
-    """Accuracy of the classifier on labelled crops: overall and per kind (handshape, letter)."""
+def legibility(model: HandClassifier, data: LabelledCrops) -> dict[str, Any]:
+    """Accuracy of the classifier on labelled crops: overall and per kind (handshape, letter),
+    with the counts behind `class_balance` (`legibility_counts`: label -> [read right, crops];
+    `legibility_answers`: answer -> times given), so clips can be pooled."""
     if not len(data):
         return {"legibility": float("nan"), "legibility_crops": 0}
     pred = model.predict(data.crops)
     hit = np.asarray([p == y for p, y in zip(pred, data.labels)])
     kinds = np.asarray([w[3] for w in data.where])
-    out: dict[str, float | int] = {"legibility": float(hit.mean()), "legibility_crops": int(len(hit))}
+    out: dict[str, Any] = {"legibility": float(hit.mean()), "legibility_crops": int(len(hit))}
     for kind in ("handshape", "letter"):
         sel = kinds == kind
         if sel.any():
             out[f"legibility_{kind}"] = float(hit[sel].mean())
             out[f"legibility_{kind}_crops"] = int(sel.sum())
+    counts: dict[str, list[int]] = {}
+    for label, ok in zip(data.labels, hit.tolist()):
+        c = counts.setdefault(label, [0, 0])
+        c[0] += int(ok)
+        c[1] += 1
+    out["legibility_counts"] = counts
+    out["legibility_answers"] = dict(Counter(pred))
+    out.update(class_balance(counts, out["legibility_answers"]))
     return out
+
+
+def class_balance(counts: dict[str, list[int]], answers: dict[str, int]) -> dict[str, float | int]:
+    """What plain accuracy hides when a few labels dominate: a model whose hands are shapeless
+    blobs can still score the share of the commonest label by always giving one answer.
+
+    `legibility_balanced`: the mean over true labels of the share read right (a constant answer
+    scores 1 / labels); `legibility_majority`: the share of the commonest true label (what a
+    constant answer would score in plain accuracy); `legibility_distinct`: how many different
+    answers the classifier gave, beside `legibility_labels`, how many true labels there were."""
+    totals = {k: v for k, v in counts.items() if v[1] > 0}
+    if not totals:
+        return {}
+    n = sum(v[1] for v in totals.values())
+    return {"legibility_balanced": float(np.mean([h / t for h, t in totals.values()])),
+            "legibility_majority": max(t for _, t in totals.values()) / n,
+            "legibility_distinct": sum(1 for c in answers.values() if c > 0),
+            "legibility_labels": len(totals)}
+
+
+def pool_counts(clips: Iterable[dict]) -> tuple[dict[str, list[int]], dict[str, int]]:
+    """The `legibility_counts` and `legibility_answers` of several clips' scores, added up."""
+    counts: dict[str, list[int]] = {}
+    answers: Counter = Counter()
+    for scores in clips:
+        for label, (h, t) in scores.get("legibility_counts", {}).items():
+            c = counts.setdefault(label, [0, 0])
+            c[0] += int(h)
+            c[1] += int(t)
+        answers.update(scores.get("legibility_answers", {}))
+    return counts, dict(answers)
 
 
 def clip_crops(frames: Iterable[np.ndarray], poses: dict, labels_dir: str | Path, clip: str) -> LabelledCrops | None:

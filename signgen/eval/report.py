@@ -325,7 +325,8 @@ SCORE_KEYS = ("ssim", "ssim_region", "psnr", "psnr_region", "psnr_frame_mean", "
 
 
 PART_SCORE_KEYS = ("ssim_hands", "psnr_hands", "ssim_face", "psnr_face",
-                   "legibility", "legibility_handshape", "legibility_letter")
+                   "legibility", "legibility_handshape", "legibility_letter",
+                   "legibility_balanced", "legibility_majority", "legibility_distinct", "legibility_labels")
 
 
 def overall_scores(pred_root: str | Path, gt_root: str | Path, keys: tuple[str, ...] = SCORE_KEYS,
@@ -369,6 +370,10 @@ def summarize(clips: dict[str, dict[str, Any]]) -> dict[str, Any]:
         if pairs and sum(n for _, n in pairs):
             out[key] = float(sum(v * n for v, n in pairs) / sum(n for _, n in pairs))
             out[f"{key}_crops"] = int(sum(n for _, n in pairs))
+    if any("legibility_counts" in c for c in clips.values()):
+        from .legibility import class_balance, pool_counts
+
+        out.update(class_balance(*pool_counts(clips.values())))
     _add_pooled_psnr(out)
     for base in TEMPORAL_METRICS:
         for key in (base, f"{base}_region"):
