@@ -48,6 +48,7 @@ def render(
     window: int | None = None,
     batch_size: int | None = None,
     renderer: Any = None,
+    keep_static: bool = False,
 ) -> Path | Iterator[np.ndarray]:
     """A video of the person in `source` doing the motion (`poses`, or `glosses` via a lexicon,
     or spoken-language `text`: `language` is then the text's, e.g. "de", and `signed_language`
@@ -66,13 +67,15 @@ def render(
     called as `progress(what, done, total)`. `track_output` (.pose, .json, .npz) also writes the
     motion as rendered, fitted to the signer (a .pose as MediaPipe Holistic, which other tools
     read). `renderer` reuses a loaded `signgen.rendering.pipeline.Renderer` (then `model`/`device`
-    are ignored).
+    are ignored). `keep_static` generates only where the source's and the frame's arms and
+    hands are (and the face when it moves) and keeps the picture elsewhere (`rendering.static`;
+    the picture's pose is found with MediaPipe, so it needs a person in it).
     """
     from .base.files import check_output_path
     from .base.progress import progress_updates
     from .models.device import pick_device
     from .pose import io as pose_io
-    from .rendering.inputs import fit_motion, load_motion, load_source
+    from .rendering.inputs import fit_motion, load_motion, load_source, picture_pose
     from .rendering.pipeline import Renderer, resolve_model, side_by_side_frames
     from .rendering.settings import Settings
     from .video import FORMATS, write_video
@@ -81,20 +84,21 @@ def render(
     track_out = check_output_path(track_output, pose_io.TRACK_SUFFIXES) if track_output is not None else None
     settings = Settings.given(steps=steps, guidance=guidance, fusion_guidance=fusion_guidance, sampler=sampler,
                               precision=precision, seed=seed, noise=noise, smoothing=smoothing, window=window,
-                              batch_size=batch_size)
+                              batch_size=batch_size, keep_static=keep_static or None)
     image, source_path = load_source(source)
     if renderer is None:
         model_dir, dev = resolve_model(model), pick_device(device)
     track = load_motion(poses, glosses=glosses, lexicon=lexicon, language=language, fps=fps, progress=progress,
                         text=text, signed_language=signed_language, fingerspell_unknown=fingerspell_unknown)
     track = fit_motion(track, image, source_path, retarget)
+    pose_of_source = picture_pose(image, source_path) if keep_static else None
     if track_out is not None and out is None:
         pose_io.write_track(track, track_out)
     if renderer is None:
         renderer = Renderer.load(model_dir, dev)
 
     def frames(update) -> Iterator[np.ndarray]:
-        result = renderer.render_video(image, track, settings, progress=update)
+        result = renderer.render_video(image, track, settings, progress=update, source_pose=pose_of_source)
         return side_by_side_frames(image, track, result) if side_by_side else result
 
     if out is None:

@@ -20,6 +20,8 @@ _DEVICE = "auto (cuda if available, else cpu), cpu, cuda or cuda:N."
 _STEPS = "Denoising steps (default: the model's; FPDM: 20 DDPM steps)."
 _GUIDANCE = "Guidance weight w (default: the model's, 2.0 for FPDM); 1 = no guidance."
 _NOISE = "shared (default): every frame starts from the same noise (steady appearance); independent; mixed."
+_KEEP_STATIC = ("Generate only where the source's and each frame's arms and hands are (and the face when it moves); "
+                "keep the source picture elsewhere (no redrawn background).")
 _SMOOTH = "Temporal smoothing of the latents at the noisy steps, 0..1 (0 = off; default 0.5)."
 _SEED = "Random seed (default 0): same seed, same output on the same device."
 _SAMPLER = "Sampler: ddpm, ddim, dpm++ or unipc (default: the model's)."
@@ -79,6 +81,7 @@ def render(
     retarget: bool = typer.Option(True, "--retarget/--no-retarget", help="Fit the motion to the signer found in the picture (MediaPipe); --no-retarget uses its own coordinates."),
     side_by_side: bool = typer.Option(False, "--side-by-side", help="Write source | drawn pose | result, 3x as wide."),
     save_track: Optional[Path] = typer.Option(None, "--save-track", help="Also write the motion as rendered (fitted to the signer): .pose (MediaPipe Holistic), .json or .npz."),
+    keep_static: bool = typer.Option(False, "--keep-static", help=_KEEP_STATIC),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """A picture of a signer + a motion -> a video of that signer signing."""
@@ -96,7 +99,8 @@ def render(
               fingerspell_unknown=fingerspell_unknown, lexicon=lexicon, language=language, output=output, model=model,
               steps=steps, guidance=guidance, fusion_guidance=fusion_guidance, sampler=sampler, precision=precision,
               seed=seed, device=device, noise=noise, smoothing=smoothing,
-              retarget=retarget, side_by_side=side_by_side, fps=fps, progress=not quiet, track_output=save_track)
+              retarget=retarget, side_by_side=side_by_side, fps=fps, progress=not quiet, track_output=save_track,
+              keep_static=keep_static)
     n, rate, w, h = video_info(out)
     console.print(Text(f"wrote {out}: {n} frames, {rate:g} fps, {w}x{h}"))
 
@@ -127,6 +131,7 @@ def export(
     noise: Optional[str] = typer.Option(None, "--noise", help=_NOISE),
     smoothing: Optional[float] = typer.Option(None, "--smoothing", help=_SMOOTH),
     retarget: bool = typer.Option(True, "--retarget/--no-retarget", help="--jobs only: fit each motion to its source signer."),
+    keep_static: bool = typer.Option(False, "--keep-static", help=_KEEP_STATIC + " PREPARED only (its source poses are known)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Render a test protocol for evaluation: one video + per-frame PNGs per clip; resumable, shardable."""
@@ -140,7 +145,7 @@ def export(
         raise InputError("give either PREPARED or --jobs FILE")
     the_shard = ex.parse_shard(shard) if shard is not None else ex.shard_from_env()
     settings = Settings.given(steps=steps, guidance=guidance, sampler=sampler, precision=precision, seed=seed,
-                              noise=noise, smoothing=smoothing)
+                              noise=noise, smoothing=smoothing, keep_static=keep_static or None)
     check_output_folder(output)
     model_dir, dev = resolve_model(model), _device_for_rank(device)
     clip_jobs = ex.jobs_from_prepared(prepared, split) if prepared is not None else ex.jobs_from_jsonl(jobs, retarget)

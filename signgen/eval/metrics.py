@@ -22,14 +22,12 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from ..errors import InputError
-from ..pose.layouts import canonical as C
+from ..pose.parts import dilate_mask, region_from_poses, region_size  # noqa: F401 (re-exported)
 from . import temporal
 
 PSNR_CAP = 100.0
 """dB reported for identical images (MSE 0), so averages over frames and JSON stay finite."""
 
-ARM_LIMBS = ((2, 3), (3, 4), (5, 6), (6, 7))  # canonical shoulder-elbow-wrist, both sides
-HANDS = (C.LEFT_HAND_START, C.RIGHT_HAND_START)
 PIXEL_THRESHOLD = 0.08
 """Grey-level change (in [0, 1]) above which a pixel counts as changed, for `region_from_pixels`."""
 
@@ -112,56 +110,7 @@ def crop_scores(pred: np.ndarray, gt: np.ndarray, box: tuple[int, int, int, int]
     return s, float(((p - g) ** 2).mean())
 
 
-# ---- the changed region --------------------------------------------------------------------
-
-def region_size(width: int, height: int) -> tuple[int, int]:
-    """(limb thickness, dilation radius) in pixels for a frame: about 4% and 3% of its short side."""
-    short = min(width, height)
-    return max(2, round(0.04 * short)), max(1, round(0.03 * short))
-
-
-def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-    return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
-
-
-def _draw_arms_hands(canvas: np.ndarray, xy: np.ndarray, conf: np.ndarray, thickness: int) -> None:
-    ok = (conf > 0) & np.isfinite(xy).all(axis=1)
-    pts = np.round(np.nan_to_num(xy)).astype(np.int32)
-    for a, b in ARM_LIMBS:
-        if ok[a] and ok[b]:
-            cv2.line(canvas, tuple(pts[a]), tuple(pts[b]), 1, thickness)
-    for start in HANDS:
-        idx = [k for k in range(start, start + len(C.HAND)) if ok[k]]
-        if len(idx) >= 3:
-            cv2.fillConvexPoly(canvas, cv2.convexHull(pts[idx]), 1)
-        for k in idx:
-            cv2.circle(canvas, tuple(pts[k]), max(1, thickness // 2), 1, -1)
-    for wrist in (4, 7):  # a hand without hand points: a disc at the wrist
-        if ok[wrist]:
-            cv2.circle(canvas, tuple(pts[wrist]), thickness, 1, -1)
-
-
-def region_from_poses(
-    poses: Iterable[tuple[np.ndarray, np.ndarray]], width: int, height: int,
-    *, thickness: int | None = None, dilate: int | None = None,
-) -> np.ndarray:
-    """bool [height, width]: the union of the given canonical poses' arms and hands, dilated.
-
-    Each pose is (xy [128, 2] pixels, conf [128]). Pass the source pose and a target pose to get
-    the region where copying the source must fail.
-    """
-    t_default, d_default = region_size(width, height)
-    thickness = t_default if thickness is None else int(thickness)
-    dilate = d_default if dilate is None else int(dilate)
-    canvas = np.zeros((height, width), np.uint8)
-    for xy, conf in poses:
-        xy, conf = np.asarray(xy, np.float64), np.asarray(conf, np.float32)
-        if xy.shape != (C.NUM_KEYPOINTS, 2) or conf.shape != (C.NUM_KEYPOINTS,):
-            raise InputError(f"region poses must be canonical [{C.NUM_KEYPOINTS}, 2], got {xy.shape}")
-        _draw_arms_hands(canvas, xy, conf, thickness)
-    return _dilate(canvas, dilate) if dilate > 0 else canvas.astype(bool)
-
+# ---- the changed region (the pose-drawn one lives in pose.parts) ----------------------------
 
 def region_from_pixels(
     first: np.ndarray, frame: np.ndarray, *, threshold: float = PIXEL_THRESHOLD, dilate: int | None = None
@@ -174,7 +123,7 @@ def region_from_pixels(
     changed = (diff > threshold).astype(np.uint8)
     changed = cv2.morphologyEx(changed, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
     radius = region_size(a.shape[1], a.shape[0])[1] if dilate is None else int(dilate)
-    return _dilate(changed, radius) if radius > 0 else changed.astype(bool)
+    return dilate_mask(changed, radius) if radius > 0 else changed.astype(bool)
 
 
 # ---- temporal scores on the changed region ---------------------------------------------------

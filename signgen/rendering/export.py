@@ -185,7 +185,8 @@ def export_clip(job: RenderJob, out: Path, renderer, settings) -> int:
             atomic_write_bytes(gt_dir / f"{t:05d}.png", encode_image(resize_image(read_image(p), w, h)))
         write_poses(gt_dir / "poses.npz", track.xy, track.conf, sx, sc)
     (out / "videos").mkdir(parents=True, exist_ok=True)
-    frames = _frames_toencode_image(renderer.render_video(image, track, settings), pred_dir)
+    source_pose = (sx, sc) if job.source_pose is not None else None
+    frames = _frames_toencode_image(renderer.render_video(image, track, settings, source_pose=source_pose), pred_dir)
     return write_video(frames, video_path(out, job.id), track.fps)
 
 

@@ -109,6 +109,18 @@ def fit_motion(track: PoseTrack, image: np.ndarray, source_path: str | None, ret
     return t.copy(xy=xy.astype(np.float32), width=w, height=h)
 
 
+def picture_pose(image: np.ndarray, source_path: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """The picture's own pose (canonical xy [K, 2] in its pixels, conf [K]), found by MediaPipe."""
+    from ..pose.extract import detect_person
+
+    with _no_person_warning_silenced():
+        person = detect_person(image)
+    if person is None:
+        raise InputError("no person found in the source image, so keep_static cannot tell what moves", source_path)
+    c = person.canonical()
+    return c.xy[0], c.conf[0]
+
+
 def sample_paths(output: str | Path, num_samples: int) -> list[Path]:
     """Where `synthesize` writes: `output` itself for one sample, else out-0.png, out-1.png, ..."""
     output = Path(output)

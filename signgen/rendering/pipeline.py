@@ -248,11 +248,14 @@ class Renderer:
         return source.fit.points_to_model(t.xy), t.conf
 
     def render_video(self, image: np.ndarray, track: PoseTrack, settings: Settings | None = None,
-                     progress: Progress | None = None) -> Iterator[np.ndarray]:
+                     progress: Progress | None = None,
+                     source_pose: tuple[np.ndarray, np.ndarray] | None = None) -> Iterator[np.ndarray]:
         """Frames (RGB uint8, the picture's size) of `image`'s signer doing `track`, one at a time.
 
-        `track` must be in the picture's pixels (see `signgen.pose.retarget`). Arguments are
-        checked here; the work happens as the frames are pulled.
+        `track` must be in the picture's pixels (see `signgen.pose.retarget`); so must
+        `source_pose` (xy [K, 2], conf [K], canonical), the picture's own pose, which
+        `settings.keep_static` needs. Arguments are checked here; the work happens as the frames
+        are pulled.
         """
         from .sampler import sample_video
 
@@ -261,22 +264,48 @@ class Renderer:
             raise InputError("the motion has no frames")
         source = self.encode_source(image)
         xy, conf = self._model_points(track, source)
+        blend = self._static_blend(source, xy, conf, source_pose) if settings.keep_static else None
         conditions = _PoseConditions(self, xy, conf, source, capacity=settings.window + settings.overlap)
         denoiser = self.denoiser(source, conditions, settings.guidance, settings.fusion_guidance,
                                  self.precision(settings))
+        if blend is not None:
+            denoiser = blend.denoiser(denoiser)
         latents = sample_video(denoiser, track.num_frames, self.latent_shape, self.scheduler(settings), settings,
                                progress=progress, dtype=torch.float32, device=self.device)
-        return self._decoded(latents, source.fit, track.num_frames, settings.decode_chunk, progress,
-                             self.precision(settings))
+        return self._decoded(latents, source, track.num_frames, settings.decode_chunk, progress,
+                             self.precision(settings), blend)
 
-    def _decoded(self, latents: Iterator[torch.Tensor], fit: Fit, total: int, chunk: int,
-                 progress: Progress | None, precision: str = "fp32") -> Iterator[np.ndarray]:
+    def _static_blend(self, source: Source, xy: np.ndarray, conf: np.ndarray,
+                      source_pose: tuple[np.ndarray, np.ndarray] | None):
+        """`static.StaticBlend` for this clip (keep_static), in the model frame."""
+        from .static import StaticBlend
+
+        if source_pose is None:
+            raise InputError("keep_static needs the source picture's pose (found by retargeting, "
+                             "or given with the job); render without it or retarget the motion")
+        src_xy, src_conf = (np.asarray(a, np.float32) for a in source_pose)
+        if src_xy.shape != xy.shape[1:] or src_conf.shape != conf.shape[1:]:
+            raise InputError(f"the source pose has {src_xy.shape[0]} keypoints, the motion {xy.shape[1]}")
+        known = source.latents
+        if known is None:
+            with torch.no_grad():
+                known = self.bundle.vae.encode(self.image_tensor([source.fit.to_model(source.image)]))
+        sched = self.bundle.scheduler
+        return StaticBlend(source.fit.points_to_model(src_xy), src_conf, xy, conf, source.fit.model_width,
+                           source.fit.model_height, known, sched.alphas_cumprod, sched.config.prediction_type)
+
+    def _decoded(self, latents: Iterator[torch.Tensor], source: Source, total: int, chunk: int,
+                 progress: Progress | None, precision: str = "fp32", blend=None) -> Iterator[np.ndarray]:
+        fit = source.fit
+        model_source = fit.to_model(source.image) if blend is not None else None
         done, pending = 0, []
         for z in itertools.chain(latents, [None]):  # None: flush the last, shorter chunk
             if z is not None:
                 pending.append(z)
             if pending and (len(pending) == chunk or z is None):
                 for frame in self.decode(torch.stack(pending), precision):
+                    if blend is not None:
+                        frame = blend.composite(frame, model_source, done)
                     done += 1
                     if progress is not None:
                         progress("frames", done, total)
@@ -294,6 +323,8 @@ class Renderer:
         settings = (settings or Settings()).for_model(self.bundle.meta)
         if pose.num_frames != 1:
             raise InputError(f"synthesize needs one pose, got a track of {pose.num_frames} frames")
+        if settings.keep_static:
+            raise InputError("keep_static is for videos (render); synthesize redraws the whole picture")
         source = self.encode_source(image)
         xy, conf = self._model_points(pose, source)
         conditions = _PoseConditions(self, xy, conf, source, capacity=1)
@@ -301,7 +332,7 @@ class Renderer:
                                  self.precision(settings))
         latents = sample_image(denoiser, self.latent_shape, self.scheduler(settings), settings,
                                num_samples=num_samples, progress=progress, dtype=torch.float32, device=self.device)
-        return list(self._decoded(iter(latents), source.fit, num_samples, settings.decode_chunk, None,
+        return list(self._decoded(iter(latents), source, num_samples, settings.decode_chunk, None,
                                   self.precision(settings)))
 
 

@@ -41,6 +41,7 @@ class Settings:
     overlap: int = 4  # frames shared by consecutive windows
     batch_size: int = 8  # frames per UNet call (times the number of guidance branches)
     decode_chunk: int = 8  # frames per VAE decode call
+    keep_static: bool = False  # generate only where the poses move, keep the source elsewhere (rendering.static)
 
     def __post_init__(self) -> None:
         if self.steps is not None and not _whole(self.steps, 1):
@@ -63,6 +64,8 @@ class Settings:
         for name, low in (("seed", 0), ("window", 1), ("overlap", 0), ("batch_size", 1), ("decode_chunk", 1)):
             if not _whole(getattr(self, name), low):
                 raise InputError(f"{name.replace('_', ' ')} must be an integer >= {low}, got {getattr(self, name)}")
+        if not isinstance(self.keep_static, bool):
+            raise InputError(f"keep_static must be true or false, got {self.keep_static!r}")
         if self.overlap >= self.window:
             raise InputError(f"overlap ({self.overlap}) must be smaller than the window ({self.window})")
 

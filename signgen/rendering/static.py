@@ -1,0 +1,115 @@
+"""Keep what does not move (`Settings.keep_static`): the source picture wherever neither the
+source's pose nor the frame's target pose puts an arm or a hand.
+
+Between the source picture and any frame of a signing clip, the background and most of the body
+do not change, yet a small model redraws them every frame, mottled and a little off in colour.
+With `keep_static`, each frame is generated only inside its changed region (`pose.parts.
+region_from_poses` of the source pose and the frame's pose, grown by half again, plus the face
+box when the face's points move) and is the source everywhere else, feathered across the edge:
+
+- in latent space, at every denoising step (blended latent diffusion, Avrahami et al. 2023):
+  outside the region the denoiser's output is replaced by the prediction that leads to the
+  source's own latents, so the sampler lands on them there and draws the moving part to fit;
+- in pixels, after decoding: the frame is feathered into the source picture (the VAE's
+  reconstruction of the source is close but not exact).
+
+It needs the source picture's pose (in the picture's pixels, canonical layout).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+
+from ..pose.parts import dilate_mask, part_box, region_from_poses, region_size
+from ..pose.layouts import canonical as C
+
+__all__ = ["FACE_MOVE", "static_mask", "StaticBlend"]
+
+FACE_MOVE = 0.015
+"""The face is regenerated when its points move more than this fraction of the frame's short
+side (mean over the points visible in both poses) between the source and the frame."""
+
+_FACE = slice(C.FACE_START, C.FACE_START + len(C.FACE68))
+
+
+def _face_moved(src_xy: np.ndarray, src_conf: np.ndarray, xy: np.ndarray, conf: np.ndarray, short: int) -> bool:
+    both = (src_conf[_FACE] > 0) & (conf[_FACE] > 0)
+    if not both.any():
+        return False
+    shift = np.linalg.norm(xy[_FACE][both] - src_xy[_FACE][both], axis=1).mean()
+    return bool(shift > FACE_MOVE * short)
+
+
+def static_mask(src_xy: np.ndarray, src_conf: np.ndarray, xy: np.ndarray, conf: np.ndarray,
+                width: int, height: int) -> np.ndarray:
+    """float32 [height, width] in [0, 1]: 1 where the frame is generated, 0 where the source is
+    kept, feathered outward over the dilation radius (the region itself is all 1)."""
+    _, radius = region_size(width, height)
+    region = region_from_poses([(src_xy, src_conf), (xy, conf)], width, height, dilate=2 * radius)
+    if _face_moved(src_xy, src_conf, xy, conf, min(width, height)):
+        for pose_xy, pose_conf in ((src_xy, src_conf), (xy, conf)):
+            box = part_box(pose_xy, pose_conf, "face", width, height)
+            if box is not None:
+                x0, y0, x1, y1 = box
+                region[y0:y1, x0:x1] = True
+        region = dilate_mask(region, radius)
+    hard = region.astype(np.float32)
+    soft = cv2.GaussianBlur(hard, (0, 0), sigmaX=max(1.0, radius / 2))
+    return np.maximum(hard, np.clip(2 * soft, 0, 1))
+
+
+class StaticBlend:
+    """The source kept outside each frame's changed region: wraps the sampler's denoiser
+    (`denoiser`) and composites decoded frames (`composite`).
+
+    `xy`, `conf` are the frames' target poses and `src_xy`, `src_conf` the source's, all in
+    model-frame pixels; `known` is the source's latents [1, C, h, w]; the noise schedule
+    (`alphas_cumprod`, `prediction_type`) says what the denoiser predicts.
+    """
+
+    def __init__(self, src_xy: np.ndarray, src_conf: np.ndarray, xy: np.ndarray, conf: np.ndarray,
+                 width: int, height: int, known: torch.Tensor, alphas_cumprod: torch.Tensor,
+                 prediction_type: str) -> None:
+        if prediction_type not in ("sample", "epsilon", "v_prediction"):
+            raise ValueError(f"keep_static: unknown prediction type {prediction_type!r}")
+        self.src_xy, self.src_conf, self.xy, self.conf = src_xy, src_conf, xy, conf
+        self.width, self.height = int(width), int(height)
+        self.known = known.float()
+        self.alphas_cumprod = alphas_cumprod.float().cpu()
+        self.prediction_type = prediction_type
+
+    def mask(self, t: int) -> np.ndarray:
+        """Frame t's pixel mask (see `static_mask`)."""
+        return static_mask(self.src_xy, self.src_conf, self.xy[t], self.conf[t], self.width, self.height)
+
+    def latent_masks(self, frame_index: torch.Tensor) -> torch.Tensor:
+        """[n, 1, h, w] masks at the latents' size (area-averaged, so the edge stays soft)."""
+        h, w = self.known.shape[-2:]
+        masks = [cv2.resize(self.mask(int(i)), (w, h), interpolation=cv2.INTER_AREA) for i in frame_index.tolist()]
+        return torch.from_numpy(np.stack(masks))[:, None]
+
+    def _known_prediction(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """What the denoiser would output if the clean latents were the source's."""
+        x0 = self.known.to(x_t.device).expand_as(x_t)
+        if self.prediction_type == "sample":
+            return x0
+        ab = self.alphas_cumprod[int(t)].to(x_t.device)
+        eps = (x_t - ab.sqrt() * x0) / (1 - ab).sqrt()
+        return eps if self.prediction_type == "epsilon" else ab.sqrt() * eps - (1 - ab).sqrt() * x0
+
+    def denoiser(self, inner: Callable) -> Callable:
+        """`inner` with its output replaced outside the changed region."""
+        def blended(x_t: torch.Tensor, t: torch.Tensor, frame_index: torch.Tensor) -> torch.Tensor:
+            out = inner(x_t, t, frame_index)
+            m = self.latent_masks(frame_index).to(out.device, out.dtype)
+            return out * m + self._known_prediction(x_t.float(), t).to(out.dtype) * (1 - m)
+        return blended
+
+    def composite(self, frame: np.ndarray, source: np.ndarray, t: int) -> np.ndarray:
+        """A decoded frame (model frame, uint8) feathered into the source picture at the model size."""
+        m = self.mask(t)[..., None]
+        return (frame.astype(np.float32) * m + source.astype(np.float32) * (1 - m) + 0.5).astype(np.uint8)
