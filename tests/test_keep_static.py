@@ -53,8 +53,9 @@ def test_outside_the_region_the_sampler_is_led_to_the_source_latents(kind):
     sched = DDPMScheduler(num_train_timesteps=1000, prediction_type=kind)
     known = torch.randn(1, 4, 10, 8)
     src, tgt = _pose(70), _pose(20)
-    blend = StaticBlend(*src, np.stack([tgt[0]] * 2), np.stack([tgt[1]] * 2), W, H, known,
-                        sched.alphas_cumprod, kind)
+    src, tgt = (src[0] * 2, src[1]), (tgt[0] * 2, tgt[1])
+    blend = StaticBlend(*src, np.stack([tgt[0]] * 2), np.stack([tgt[1]] * 2), (2 * W, 2 * H), (W, H),
+                        lambda xy: xy / 2, known, sched.alphas_cumprod, kind)
     x_t, t = torch.randn(2, 4, 10, 8), torch.tensor(500)
     inner_out = torch.full((2, 4, 10, 8), 7.0)
     out = blend.denoiser(lambda x, tt, f: inner_out)(x_t, t, torch.tensor([0, 1]))

@@ -124,6 +124,31 @@ def test_render_a_real_photo_end_to_end(cli, bundle, tmp_path):
     assert n >= 4 and round(fps) == 5 and shape == (128, 128, 3)
 
 
+def test_render_keep_static_keeps_the_photo_where_nothing_moves(cli, bundle, tmp_path):
+    """--keep-static: the photo's own pose (MediaPipe) and each frame's say what moves; the rest
+    of every frame is the photo itself, exactly (a plain render redraws it)."""
+    import imageio.v3 as iio
+    from skimage import data
+
+    import signgen
+
+    photo = tmp_path / "astronaut.png"
+    image = data.astronaut()[::4, ::4]
+    iio.imwrite(photo, image)
+    out = tmp_path / "static.mp4"
+    code, _, err = cli("render", "--source", photo, "--glosses", "H A", "--lexicon", "fingerspelling",
+                       "--language", "gsg", "--fps", "5", "-o", out, "--model", bundle, "-q", "--keep-static")
+    assert code == 0, err
+    n, _, shape = _decord(out)
+    assert n >= 4 and shape == (128, 128, 3)
+    for keep in (True, False):
+        frames = list(signgen.render(photo, glosses="H A", lexicon="fingerspelling", language="gsg", fps=5,
+                                     model=bundle, progress=False, keep_static=keep))
+        assert len(frames) == n
+        kept = [(f == image).all(axis=2).mean() for f in frames]  # share of pixels exactly the photo's
+        assert min(kept) > 0.3 if keep else max(kept) < 0.05, kept
+
+
 # ---- bad input: one line, exit 2, no output file --------------------------------------------
 
 def _bad(cli, tmp_path, out: Path, *args) -> str:
@@ -155,6 +180,9 @@ def test_source_without_person_suggests_no_retarget(cli, bundle, source, motion,
     out = tmp_path / "out.mp4"
     msg = _bad(cli, tmp_path, out, "render", "--source", source, "--poses", motion, "-o", out, "--model", bundle)
     assert "no person found" in msg and "--no-retarget" in msg and "signer.png" in msg
+    msg = _bad(cli, tmp_path, out, "render", "--source", source, "--poses", motion, "-o", out, "--model", bundle,
+               "--no-retarget", "--keep-static")
+    assert "no person found" in msg and "keep_static" in msg and "signer.png" in msg
 
 
 def test_empty_track(cli, bundle, source, tmp_path):

@@ -264,7 +264,7 @@ class Renderer:
             raise InputError("the motion has no frames")
         source = self.encode_source(image)
         xy, conf = self._model_points(track, source)
-        blend = self._static_blend(source, xy, conf, source_pose) if settings.keep_static else None
+        blend = self._static_blend(source, track, source_pose) if settings.keep_static else None
         conditions = _PoseConditions(self, xy, conf, source, capacity=settings.window + settings.overlap)
         denoiser = self.denoiser(source, conditions, settings.guidance, settings.fusion_guidance,
                                  self.precision(settings))
@@ -275,42 +275,41 @@ class Renderer:
         return self._decoded(latents, source, track.num_frames, settings.decode_chunk, progress,
                              self.precision(settings), blend)
 
-    def _static_blend(self, source: Source, xy: np.ndarray, conf: np.ndarray,
-                      source_pose: tuple[np.ndarray, np.ndarray] | None):
-        """`static.StaticBlend` for this clip (keep_static), in the model frame."""
+    def _static_blend(self, source: Source, track: PoseTrack, source_pose: tuple[np.ndarray, np.ndarray] | None):
+        """`static.StaticBlend` for this clip (keep_static): poses in the picture's pixels."""
         from .static import StaticBlend
 
         if source_pose is None:
             raise InputError("keep_static needs the source picture's pose (found by retargeting, "
                              "or given with the job); render without it or retarget the motion")
+        t = track.canonical()
         src_xy, src_conf = (np.asarray(a, np.float32) for a in source_pose)
-        if src_xy.shape != xy.shape[1:] or src_conf.shape != conf.shape[1:]:
-            raise InputError(f"the source pose has {src_xy.shape[0]} keypoints, the motion {xy.shape[1]}")
+        if src_xy.shape != t.xy.shape[1:] or src_conf.shape != t.conf.shape[1:]:
+            raise InputError(f"the source pose has {src_xy.shape[0]} keypoints, the motion {t.xy.shape[1]}")
         known = source.latents
         if known is None:
             with torch.no_grad():
                 known = self.bundle.vae.encode(self.image_tensor([source.fit.to_model(source.image)]))
-        sched = self.bundle.scheduler
-        return StaticBlend(source.fit.points_to_model(src_xy), src_conf, xy, conf, source.fit.model_width,
-                           source.fit.model_height, known, sched.alphas_cumprod, sched.config.prediction_type)
+        sched, fit = self.bundle.scheduler, source.fit
+        return StaticBlend(src_xy, src_conf, t.xy, t.conf, (fit.width, fit.height), (fit.model_width, fit.model_height),
+                           fit.points_to_model, known, sched.alphas_cumprod, sched.config.prediction_type)
 
     def _decoded(self, latents: Iterator[torch.Tensor], source: Source, total: int, chunk: int,
                  progress: Progress | None, precision: str = "fp32", blend=None) -> Iterator[np.ndarray]:
         fit = source.fit
-        model_source = fit.to_model(source.image) if blend is not None else None
         done, pending = 0, []
         for z in itertools.chain(latents, [None]):  # None: flush the last, shorter chunk
             if z is not None:
                 pending.append(z)
             if pending and (len(pending) == chunk or z is None):
                 for frame in self.decode(torch.stack(pending), precision):
+                    with timed("resize"):
+                        frame = fit.from_model(frame)
                     if blend is not None:
-                        frame = blend.composite(frame, model_source, done)
+                        frame = blend.composite(frame, source.image, done)
                     done += 1
                     if progress is not None:
                         progress("frames", done, total)
-                    with timed("resize"):
-                        frame = fit.from_model(frame)
                     yield frame
                 pending = []
 

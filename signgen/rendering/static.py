@@ -66,30 +66,34 @@ class StaticBlend:
     """The source kept outside each frame's changed region: wraps the sampler's denoiser
     (`denoiser`) and composites decoded frames (`composite`).
 
-    `xy`, `conf` are the frames' target poses and `src_xy`, `src_conf` the source's, all in
-    model-frame pixels; `known` is the source's latents [1, C, h, w]; the noise schedule
-    (`alphas_cumprod`, `prediction_type`) says what the denoiser predicts.
+    `xy`, `conf` are the frames' target poses and `src_xy`, `src_conf` the source's, all in the
+    picture's pixels (`size`, W x H); `to_model` maps points into the model frame (`model_size`);
+    `known` is the source's latents [1, C, h, w]; the noise schedule (`alphas_cumprod`,
+    `prediction_type`) says what the denoiser predicts.
     """
 
     def __init__(self, src_xy: np.ndarray, src_conf: np.ndarray, xy: np.ndarray, conf: np.ndarray,
-                 width: int, height: int, known: torch.Tensor, alphas_cumprod: torch.Tensor,
-                 prediction_type: str) -> None:
+                 size: tuple[int, int], model_size: tuple[int, int], to_model: Callable[[np.ndarray], np.ndarray],
+                 known: torch.Tensor, alphas_cumprod: torch.Tensor, prediction_type: str) -> None:
         if prediction_type not in ("sample", "epsilon", "v_prediction"):
             raise ValueError(f"keep_static: unknown prediction type {prediction_type!r}")
         self.src_xy, self.src_conf, self.xy, self.conf = src_xy, src_conf, xy, conf
-        self.width, self.height = int(width), int(height)
+        self.size, self.model_size, self.to_model = size, model_size, to_model
         self.known = known.float()
         self.alphas_cumprod = alphas_cumprod.float().cpu()
         self.prediction_type = prediction_type
 
     def mask(self, t: int) -> np.ndarray:
-        """Frame t's pixel mask (see `static_mask`)."""
-        return static_mask(self.src_xy, self.src_conf, self.xy[t], self.conf[t], self.width, self.height)
+        """Frame t's mask at the picture's size (see `static_mask`)."""
+        return static_mask(self.src_xy, self.src_conf, self.xy[t], self.conf[t], *self.size)
 
     def latent_masks(self, frame_index: torch.Tensor) -> torch.Tensor:
-        """[n, 1, h, w] masks at the latents' size (area-averaged, so the edge stays soft)."""
+        """[n, 1, h, w] masks at the latents' size: drawn in the model frame, then area-averaged,
+        so the edge stays soft."""
         h, w = self.known.shape[-2:]
-        masks = [cv2.resize(self.mask(int(i)), (w, h), interpolation=cv2.INTER_AREA) for i in frame_index.tolist()]
+        src = self.to_model(self.src_xy)
+        masks = [cv2.resize(static_mask(src, self.src_conf, self.to_model(self.xy[i]), self.conf[i], *self.model_size),
+                            (w, h), interpolation=cv2.INTER_AREA) for i in frame_index.tolist()]
         return torch.from_numpy(np.stack(masks))[:, None]
 
     def _known_prediction(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -109,7 +113,7 @@ class StaticBlend:
             return out * m + self._known_prediction(x_t.float(), t).to(out.dtype) * (1 - m)
         return blended
 
-    def composite(self, frame: np.ndarray, source: np.ndarray, t: int) -> np.ndarray:
-        """A decoded frame (model frame, uint8) feathered into the source picture at the model size."""
+    def composite(self, frame: np.ndarray, picture: np.ndarray, t: int) -> np.ndarray:
+        """Decoded frame t (at the picture's size, uint8) feathered into the picture itself."""
         m = self.mask(t)[..., None]
-        return (frame.astype(np.float32) * m + source.astype(np.float32) * (1 - m) + 0.5).astype(np.uint8)
+        return (frame.astype(np.float32) * m + picture.astype(np.float32) * (1 - m) + 0.5).astype(np.uint8)
