@@ -5,6 +5,8 @@ prepared split whose signers and gloss sequences never appear in training, and s
 `signgen eval`'s metrics, on the whole frame and on the changed region:
 
 - the full model (shared noise + temporal smoothing, the defaults);
+- the same with `keep_static` (generated only where the source's or the frame's arms and hands
+  are, and the face when it moves; the source picture elsewhere);
 - the same model with the fusion-embedding term off at sampling (`--fusion-guidance 0`);
 - with `--stage2-alone BUNDLE`: the paper's ablation, a stage 2 trained without the fusion
   embedding (`--set model.overrides.stage2.drop_fusion=1.0`), same data and steps;
@@ -81,6 +83,7 @@ def main() -> None:
     variants = {  # name: (renderer, settings)
         "full": (renderer, Settings(sampler=args.sampler, steps=args.steps)),
     }
+    variants["keep_static"] = (renderer, Settings(sampler=args.sampler, steps=args.steps, keep_static=True))
     if not args.no_ablations:
         variants["fusion_off_at_sampling"] = (renderer, Settings(sampler=args.sampler, steps=args.steps,
                                                                  fusion_guidance=0.0))
