@@ -6,9 +6,11 @@
 #   sh scripts/train_small_model.sh [WORK_DIR]     (default: ./small-model-run)
 #
 # Status of this recipe (see the README, "Legibility"): every step above "next" ran as written,
-# over two sessions on a 2-core CPU; stage 2 is still training (its step count is an upper bound:
-# the committed checkpoint is what counts). On a CPU without native bf16 (AVX2 only) every
-# stage runs in fp32 (train.mixed_precision: auto): stage 2 takes ~3.9 s a step there.
+# over several sessions on a 2-core CPU; stage 2 is still training (its step count is an upper
+# bound: the committed checkpoint is what counts). train.mixed_precision auto: on a CPU with
+# native bf16 (AVX512-BF16) stage 2 takes ~1.3 s a step; on one without (AVX2 only) every stage
+# runs in fp32 and stage 2 takes 2.2-3.9 s a step. The stage-2 feature cache takes ~8 min (bf16)
+# to ~26 min (fp32). When a run stops, commit its newest checkpoint once (checkpoints/README.md).
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 W=${1:-small-model-run}
@@ -55,7 +57,7 @@ signgen train diffusion --config $CFG --data prepared --out runs/diffusion \
     --set model.vae_path=runs/vae --set model.stage1_path=runs/fusion \
     --set data.flip_p=0 --set train.ema_decay=0.995 --set sample.guidance=1.0 \
     --set train.cache_dir=runs/cache-prepared --set train.checkpoint_every=250 --set train.sample_every=500 \
-    --set diffusion.steps=5000
+    --set diffusion.steps=8000
 
 # --- next (not run yet) ------------------------------------------------------------------------
 # The same stage 2 with train.part_weight=0, compared on dev at equal steps; the decoder alone
