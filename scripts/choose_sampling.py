@@ -7,7 +7,11 @@ one JSON line each. The choice is the cheapest combination (fewest steps, then b
 dev scores are equal to the reference's: SSIM within `--ssim-tol` (0.005) and PSNR within
 `--psnr-tol` dB (0.3), and, with `--legibility C --labels R/groundtruth/phoenix` (synthetic dev
 clips), the share of hands the classifier reads right within `--legibility-tol` (0.03): a few
-steps can keep SSIM and PSNR and still blur the fingers, which only legibility sees. With `--write` it becomes the bundle's defaults (meta sampler, steps,
+steps can keep SSIM and PSNR and still blur the fingers, which only legibility sees. With
+`--most-legible` the rule puts the hands first: the most legible combination whose whole-frame
+and region PSNR stay within `--psnr-tol` of the reference's (fewer UNet calls break ties; SSIM
+is reported, not required). Rendering is resumable: a second run with the same `--out` only
+re-scores. With `--write` it becomes the bundle's defaults (meta sampler, steps,
 guidance), with the dev scores in the meta, so the choice is visible in the bundle itself.
 
     python scripts/choose_sampling.py --model signgen/assets/default-model --data prepared \
@@ -54,10 +58,15 @@ def main() -> None:
     ap.add_argument("--legibility", default=None, help="hand classifier (signgen train legibility)")
     ap.add_argument("--labels", default=None, help="with --legibility: the release's groundtruth/phoenix")
     ap.add_argument("--legibility-tol", type=float, default=0.03)
+    ap.add_argument("--most-legible", action="store_true",
+                    help="with --legibility: the most legible combination whose whole-frame and region PSNR stay "
+                         "within --psnr-tol of the reference's (SSIM may drop: reported, not required)")
     ap.add_argument("--out", required=True)
     ap.add_argument("--write", action="store_true", help="make the choice the bundle's defaults")
     args = ap.parse_args()
 
+    if args.most_legible and not args.legibility:
+        ap.error("--most-legible needs --legibility")
     if args.legibility and not args.labels:
         ap.error("--legibility needs --labels (the synthetic release's groundtruth/phoenix)")
     options = {"legibility": args.legibility, "labels": args.labels} if args.legibility else {}
@@ -80,13 +89,20 @@ def main() -> None:
                                                             precision=args.precision))
                 found[name] = (sampler, steps, w, overall_scores(out / name / "pred", out / name / "gt", keys, **options))
                 print(json.dumps({"sampler": sampler, "steps": steps, "guidance": w, **found[name][3]}), flush=True)
-    equal = {k: v for k, v in found.items()
-             if v[3]["ssim"] >= ref["ssim"] - args.ssim_tol and v[3]["psnr"] >= ref["psnr"] - args.psnr_tol
-             and (not options or (v[3]["legibility"] or 0) >= (ref["legibility"] or 0) - args.legibility_tol)}
+    if args.most_legible:  # hands first: the most legible combination that keeps both PSNRs
+        equal = {k: v for k, v in found.items()
+                 if v[3]["psnr"] >= ref["psnr"] - args.psnr_tol and v[3]["psnr_region"] >= ref["psnr_region"] - args.psnr_tol}
+    else:
+        equal = {k: v for k, v in found.items()
+                 if v[3]["ssim"] >= ref["ssim"] - args.ssim_tol and v[3]["psnr"] >= ref["psnr"] - args.psnr_tol
+                 and (not options or (v[3]["legibility"] or 0) >= (ref["legibility"] or 0) - args.legibility_tol)}
     if not equal:
         print(json.dumps({"best": None, "why": "no combination matches the reference on dev"}))
         return
-    best = min(equal, key=lambda k: (equal[k][1], -equal[k][3]["ssim"]))
+    if args.most_legible:
+        best = max(equal, key=lambda k: (equal[k][3]["legibility"] or 0, -equal[k][1] * (2 if equal[k][2] != 1 else 1)))
+    else:
+        best = min(equal, key=lambda k: (equal[k][1], -equal[k][3]["ssim"]))
     sampler, steps, w, sc = found[best]
     summary = (f"{best}: SSIM {sc['ssim']:.3f} PSNR {sc['psnr']:.2f} dB{_read(sc)} vs {meta.sampler}-{meta.steps}: "
                f"SSIM {ref['ssim']:.3f} PSNR {ref['psnr']:.2f} dB{_read(ref)}")
