@@ -118,3 +118,11 @@ def test_outside_the_region_a_frame_is_the_source_picture_exactly(bundle):
         assert 0.3 < kept.mean() < 0.95
         assert np.array_equal(frame[kept], image[kept])
         assert not np.array_equal(other[kept], image[kept])  # without it, the model redraws them
+
+
+def test_export_keep_static_with_a_jobs_file_is_refused_up_front(cli, bundle, tmp_path):
+    jobs = tmp_path / "jobs.jsonl"
+    jobs.write_text('{"id": "a", "source": "x.png", "poses": "y.json"}\n')
+    code, _, err = cli("export", "--jobs", jobs, "-o", tmp_path / "out", "--model", bundle, "--keep-static")
+    assert code == 2 and "--keep-static needs PREPARED" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()

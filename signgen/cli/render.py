@@ -143,6 +143,8 @@ def export(
 
     if (prepared is None) == (jobs is None):
         raise InputError("give either PREPARED or --jobs FILE")
+    if keep_static and jobs is not None:
+        raise InputError("--keep-static needs PREPARED: a --jobs file does not give the sources' poses")
     the_shard = ex.parse_shard(shard) if shard is not None else ex.shard_from_env()
     settings = Settings.given(steps=steps, guidance=guidance, sampler=sampler, precision=precision, seed=seed,
                               noise=noise, smoothing=smoothing, keep_static=keep_static or None)
