@@ -64,6 +64,29 @@ def test_type_a_sentence_get_the_video_and_its_track(running, tmp_path):
     assert track.layout == "holistic" and track.num_frames == expected
 
 
+def test_keep_static_keeps_the_picture_s_background(running, tmp_path):
+    """The "keep what does not move" box: the video's background is the example picture's."""
+    import imageio.v3 as iio
+    import numpy as np
+
+    from signgen.app.browser import open_page
+    from signgen.video import read_video
+
+    with open_page(running.url) as page:
+        page.locator("#text textarea").fill("Ja!")
+        page.get_by_text("Settings").first.click()
+        page.locator("#keep-static input[type=checkbox]").check()
+        page.locator("#render").click()
+        page.locator("#result video").wait_for(timeout=RENDER_TIMEOUT_MS)
+        assert page.locator("#status textarea").input_value().startswith("rendered signgen.mp4")
+        (tmp_path / "v.mp4").write_bytes(page.request.get(page.locator("#result video").get_attribute("src")).body())
+    picture = iio.imread(Path(__file__).resolve().parent.parent / "examples" / "signer-1.png")[..., :3].astype(int)
+    frames, _ = read_video(tmp_path / "v.mp4")
+    corner = (slice(0, 24), slice(0, 24))  # the flat background, far from the arms
+    errors = [np.abs(f[corner].astype(int) - picture[corner]).mean() for f in frames]
+    assert max(errors) < 6, errors  # the codec's error only: a random model's frames are noise there
+
+
 def test_a_bad_upload_shows_the_one_line_error(running, tmp_path):
     from signgen.app.browser import open_page
 

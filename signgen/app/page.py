@@ -110,7 +110,7 @@ def build(model: str | Path | None = None, *, workdir: str | Path, lexicons: lis
         return gr.update(choices=langs, value=value), ""
 
     def render(picture, mode, text, spoken, glosses, lexicon, signed, fingerspell, track_file, video_file,
-               steps, seed, noise, smoothing, side_by_side, retarget, progress=gr.Progress()):
+               steps, seed, noise, smoothing, side_by_side, retarget, keep_static, progress=gr.Progress()):
         uploads = [picture, track_file, video_file]
         try:
             if not picture:
@@ -129,7 +129,8 @@ def build(model: str | Path | None = None, *, workdir: str | Path, lexicons: lis
 
             signgen.render(picture, **kwargs, output=video, track_output=track, model=model, device=device,
                            steps=int(steps or 0) or None, seed=int(seed or 0), noise=noise, smoothing=float(smoothing),
-                           side_by_side=bool(side_by_side), retarget=bool(retarget), progress=tick)
+                           side_by_side=bool(side_by_side), retarget=bool(retarget), progress=tick,
+                           keep_static=bool(keep_static))
             status = f"rendered {video.name}" + (f"; {note}" if note else "")
             return str(video), [str(video), str(track)], status
         except Exception as e:  # noqa: BLE001 - the page shows one line, never a traceback
@@ -170,6 +171,8 @@ def build(model: str | Path | None = None, *, workdir: str | Path, lexicons: lis
                     smoothing = gr.Slider(0, 1, value=0.5, step=0.05, label="Temporal smoothing")
                     side_by_side = gr.Checkbox(False, label="Side by side (source | pose | result)")
                     retarget = gr.Checkbox(True, label="Fit the motion to the signer in the picture")
+                    keep_static = gr.Checkbox(False, label="Keep what does not move (generate only arms, hands "
+                                              "and a moving face)", elem_id="keep-static")
                 go = gr.Button("Render", variant="primary", elem_id="render")
             with gr.Column():
                 result = gr.Video(label="Video", elem_id="result", interactive=False)
@@ -180,7 +183,7 @@ def build(model: str | Path | None = None, *, workdir: str | Path, lexicons: lis
             tab.select(lambda name=name: name, None, mode)
         lexicon.change(languages, lexicon, [signed, status])
         go.click(render, [picture, mode, text, spoken, glosses, lexicon, signed, fingerspell, track_file,
-                          video_file, steps, seed, noise, smoothing, side_by_side, retarget],
+                          video_file, steps, seed, noise, smoothing, side_by_side, retarget, keep_static],
                  [result, files, status])
     return page
 
