@@ -38,6 +38,11 @@ def first_frames(job, n: int):
     return dataclasses.replace(job, poses=poses, gt_frames=job.gt_frames[: poses.num_frames])
 
 
+def _unet_calls(steps: int, guidance: float) -> int:
+    """UNet evaluations per frame: one branch at w = 1, two (unconditional + full) otherwise."""
+    return steps * (1 if guidance == 1 else 2)
+
+
 def _read(scores: dict) -> str:
     """", legibility 32.4%" when the scores have it, else ""."""
     return "" if scores.get("legibility") is None else f", legibility {100 * scores['legibility']:.1f}%"
@@ -100,7 +105,7 @@ def main() -> None:
         print(json.dumps({"best": None, "why": "no combination matches the reference on dev"}))
         return
     if args.most_legible:
-        best = max(equal, key=lambda k: (equal[k][3]["legibility"] or 0, -equal[k][1] * (2 if equal[k][2] != 1 else 1)))
+        best = max(equal, key=lambda k: (equal[k][3]["legibility"] or 0, -_unet_calls(equal[k][1], equal[k][2])))
     else:
         best = min(equal, key=lambda k: (equal[k][1], -equal[k][3]["ssim"]))
     sampler, steps, w, sc = found[best]

@@ -75,7 +75,7 @@ def render(
     from .base.progress import progress_updates
     from .models.device import pick_device
     from .pose import io as pose_io
-    from .rendering.inputs import fit_motion, load_motion, load_source, picture_pose
+    from .rendering.inputs import fit_motion, load_motion, load_source, picture_person
     from .rendering.pipeline import Renderer, resolve_model, side_by_side_frames
     from .rendering.settings import Settings
     from .video import FORMATS, write_video
@@ -90,8 +90,12 @@ def render(
         model_dir, dev = resolve_model(model), pick_device(device)
     track = load_motion(poses, glosses=glosses, lexicon=lexicon, language=language, fps=fps, progress=progress,
                         text=text, signed_language=signed_language, fingerspell_unknown=fingerspell_unknown)
-    track = fit_motion(track, image, source_path, retarget)
-    pose_of_source = picture_pose(image, source_path) if keep_static else None
+    person = picture_person(image, source_path) if keep_static else None  # found once, used twice
+    track = fit_motion(track, image, source_path, retarget, person)
+    pose_of_source = None
+    if person is not None:
+        c = person.canonical()
+        pose_of_source = (c.xy[0], c.conf[0])
     if track_out is not None and out is None:
         pose_io.write_track(track, track_out)
     if renderer is None:

@@ -11,13 +11,15 @@ the frame; a part with too few visible points has no box (None).
 
 from __future__ import annotations
 
+from typing import Iterable
+
 import cv2
 import numpy as np
 
 from ..errors import InputError
 from .layouts import canonical as C
 
-__all__ = ["PARTS", "part_boxes", "part_box", "box_mask", "crop", "region_from_poses", "region_size", "dilate_mask"]
+__all__ = ["PARTS", "part_points", "part_boxes", "part_box", "box_mask", "crop", "region_from_poses", "region_size", "dilate_mask"]
 
 PARTS = ("left_hand", "right_hand", "face")
 _SLICES = {
@@ -38,6 +40,11 @@ def _scale(xy: np.ndarray, ok: np.ndarray, width: int, height: int) -> float:
         if d > 1.0:
             return d
     return 0.2 * min(width, height) / 0.45
+
+
+def part_points(part: str) -> slice:
+    """The canonical keypoints of one part (`PARTS`), as a slice."""
+    return _SLICES[part]
 
 
 def part_box(xy: np.ndarray, conf: np.ndarray, part: str, width: int, height: int

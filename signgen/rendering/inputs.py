@@ -88,16 +88,19 @@ def _no_person_warning_silenced() -> Iterator[None]:
         yield
 
 
-def fit_motion(track: PoseTrack, image: np.ndarray, source_path: str | None, retarget: bool) -> PoseTrack:
-    """The motion in the source picture's pixels: retargeted onto the person found in it, or
-    (retarget=False) its own coordinates rescaled per axis to the picture's size."""
+def fit_motion(track: PoseTrack, image: np.ndarray, source_path: str | None, retarget: bool,
+               person: PoseTrack | None = None) -> PoseTrack:
+    """The motion in the source picture's pixels: retargeted onto the person found in it (or
+    `person`, when already found), or (retarget=False) its own coordinates rescaled per axis to
+    the picture's size."""
     h, w = image.shape[:2]
     if retarget:
         from ..pose.extract import detect_person
         from ..pose.retarget import retarget as fit
 
-        with _no_person_warning_silenced():  # no person is an error just below
-            person = detect_person(image)
+        if person is None:
+            with _no_person_warning_silenced():  # no person is an error just below
+                person = detect_person(image)
         if person is None:
             raise InputError("no person found in the source image; pass --no-retarget (retarget=False) "
                              "to use the motion's own coordinates", source_path)
@@ -109,16 +112,16 @@ def fit_motion(track: PoseTrack, image: np.ndarray, source_path: str | None, ret
     return t.copy(xy=xy.astype(np.float32), width=w, height=h)
 
 
-def picture_pose(image: np.ndarray, source_path: str | None) -> tuple[np.ndarray, np.ndarray]:
-    """The picture's own pose (canonical xy [K, 2] in its pixels, conf [K]), found by MediaPipe."""
+def picture_person(image: np.ndarray, source_path: str | None) -> PoseTrack:
+    """The person in the picture (a one-frame holistic track, as `fit_motion` retargets onto),
+    for `keep_static`, which must know what the picture's own pose is."""
     from ..pose.extract import detect_person
 
     with _no_person_warning_silenced():
         person = detect_person(image)
     if person is None:
         raise InputError("no person found in the source image, so keep_static cannot tell what moves", source_path)
-    c = person.canonical()
-    return c.xy[0], c.conf[0]
+    return person
 
 
 def sample_paths(output: str | Path, num_samples: int) -> list[Path]:

@@ -18,14 +18,14 @@ It needs the source picture's pose (in the picture's pixels, canonical layout).
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import cv2
 import numpy as np
 import torch
 
-from ..pose.parts import dilate_mask, part_box, region_from_poses, region_size
-from ..pose.layouts import canonical as C
+from ..pose.parts import dilate_mask, part_box, part_points, region_from_poses, region_size
 
 __all__ = ["FACE_MOVE", "static_mask", "StaticBlend"]
 
@@ -33,7 +33,7 @@ FACE_MOVE = 0.015
 """The face is regenerated when its points move more than this fraction of the frame's short
 side (mean over the points visible in both poses) between the source and the frame."""
 
-_FACE = slice(C.FACE_START, C.FACE_START + len(C.FACE68))
+_FACE = part_points("face")
 
 
 def _face_moved(src_xy: np.ndarray, src_conf: np.ndarray, xy: np.ndarray, conf: np.ndarray, short: int) -> bool:
@@ -79,9 +79,12 @@ class StaticBlend:
             raise ValueError(f"keep_static: unknown prediction type {prediction_type!r}")
         self.src_xy, self.src_conf, self.xy, self.conf = src_xy, src_conf, xy, conf
         self.size, self.model_size, self.to_model = size, model_size, to_model
+        self.model_src_xy = to_model(src_xy)
         self.known = known.float()
         self.alphas_cumprod = alphas_cumprod.float().cpu()
         self.prediction_type = prediction_type
+        # every denoising step asks for the same frames' masks: draw each once (a window's worth kept)
+        self._latent_mask = functools.lru_cache(maxsize=64)(self._draw_latent_mask)
 
     def mask(self, t: int) -> np.ndarray:
         """Frame t's mask at the picture's size (see `static_mask`)."""
@@ -90,11 +93,12 @@ class StaticBlend:
     def latent_masks(self, frame_index: torch.Tensor) -> torch.Tensor:
         """[n, 1, h, w] masks at the latents' size: drawn in the model frame, then area-averaged,
         so the edge stays soft."""
+        return torch.from_numpy(np.stack([self._latent_mask(i) for i in frame_index.tolist()]))[:, None]
+
+    def _draw_latent_mask(self, t: int) -> np.ndarray:
         h, w = self.known.shape[-2:]
-        src = self.to_model(self.src_xy)
-        masks = [cv2.resize(static_mask(src, self.src_conf, self.to_model(self.xy[i]), self.conf[i], *self.model_size),
-                            (w, h), interpolation=cv2.INTER_AREA) for i in frame_index.tolist()]
-        return torch.from_numpy(np.stack(masks))[:, None]
+        mask = static_mask(self.model_src_xy, self.src_conf, self.to_model(self.xy[t]), self.conf[t], *self.model_size)
+        return cv2.resize(mask, (w, h), interpolation=cv2.INTER_AREA)
 
     def _known_prediction(self, x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         """What the denoiser would output if the clean latents were the source's."""
