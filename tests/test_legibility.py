@@ -117,3 +117,19 @@ def test_class_balance_exposes_a_constant_answer():
     assert reader["legibility_balanced"] == pytest.approx((1 + 1 + 0.5) / 3)
     assert reader["legibility_distinct"] == 4
     assert class_balance({}, {}) == {}
+
+
+def test_train_legibility_cli_writes_the_classifier_and_prints_one_short_line(release, tmp_path, cli):
+    code, out, err = cli("train", "legibility", "--release", release, "--out", tmp_path / "clf",
+                         "--steps", "20", "--no-progress")
+    assert code == 0, err
+    summary = json.loads(out.strip().splitlines()[-1])
+    assert set(summary) == {"train", "dev"}
+    assert 0.0 <= summary["train"]["legibility"] <= 1.0 and summary["train"]["legibility_crops"] > 0
+    assert not any(isinstance(v, dict) for split in summary.values() for v in split.values())
+    saved = json.loads((tmp_path / "clf" / "classifier.json").read_text())
+    assert sum(t for _, t in saved["train"]["legibility_counts"].values()) == summary["train"]["legibility_crops"]
+    assert load_classifier(tmp_path / "clf").classes
+    code, _, err = cli("train", "legibility", "--release", tmp_path / "nowhere", "--out", tmp_path / "x")
+    assert code == 2 and "nowhere" in err and "Traceback" not in err
+    assert not (tmp_path / "x").exists()

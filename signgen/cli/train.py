@@ -100,7 +100,12 @@ def legibility(
     except InputError:
         pass
     save_classifier(model, out, info)
-    typer.echo(json.dumps({k: info[k] for k in ("train", "dev") if k in info}))
+    typer.echo(json.dumps({k: _headline(info[k]) for k in ("train", "dev") if k in info}))
+
+
+def _headline(scores: dict) -> dict:
+    """A split's scalar scores; the per-label counts stay in OUT/classifier.json (two screens of them)."""
+    return {k: v for k, v in scores.items() if not isinstance(v, dict)}
 
 
 @app.command("distill")
