@@ -35,7 +35,7 @@ signgen train legibility --release synthetic --out runs/legibility --every 2 --s
 # Training runs across sessions: the newest checkpoint of each run is committed under
 # checkpoints/small-<run>/ (weights, optimizer, state) and copied into the run here, so every run
 # resumes exactly where the last session stopped (a finished run just re-exports its weights).
-for run in vae fusion diffusion; do
+for run in vae vae-dec fusion diffusion; do
     if [ ! -d runs/$run/checkpoints ] && [ -d "$REPO/checkpoints/small-$run" ]; then
         mkdir -p runs/$run/checkpoints
         cp -r "$REPO"/checkpoints/small-$run/step-* runs/$run/checkpoints/
@@ -48,6 +48,14 @@ done
 signgen train vae --config $CFG --data prepared-b --out runs/vae \
     --set train.checkpoint_every=250 --set train.sample_every=500 --set vae.steps=3250
 
+# The decoder alone, 750 more steps on world B without the adversarial term (session 9: the
+# PatchGAN term at weight 0.05 lowered held-out PSNR and legibility over its first 500 steps, plain
+# reconstruction raised both). The encoder is frozen, so stage 2's latents and its cache stay valid;
+# stage 2's bundle gets the new decoder at the end.
+signgen train vae --config $CFG --data prepared-b --out runs/vae-dec --set model.vae_path=runs/vae \
+    --set train.vae_decoder_only=true --set train.vae_gan_weight=0 --set vae.steps=750 --set vae.lr=2e-4 \
+    --set train.checkpoint_every=250 --set train.sample_every=250
+
 # Stage 1 (validation top-1 41% / top-5 97% among 32 held-out pairs at step 500).
 signgen train fusion --config $CFG --data prepared --out runs/fusion --set fusion.steps=500
 
@@ -59,8 +67,23 @@ signgen train diffusion --config $CFG --data prepared --out runs/diffusion \
     --set train.cache_dir=runs/cache-prepared --set train.checkpoint_every=250 --set train.sample_every=500 \
     --set diffusion.steps=8000
 
+# The fine-tuned decoder into stage 2's bundle (replace_vae_decoder refuses a VAE whose encoder
+# differs); rerun this after any re-export of runs/diffusion/bundle.
+python -c "import sys; from signgen.models.bundle import replace_vae_decoder as r; r(sys.argv[1], sys.argv[2])" \
+    runs/diffusion/bundle runs/vae-dec
+
+# The bundle's sampler, chosen on 3 dev clips: the most legible combination whose whole-frame and
+# region PSNR keep the reference's (DDIM 6 steps, guidance 2 at step 5,000; 3 and 4 read worse).
+python "$REPO"/scripts/choose_sampling.py --model runs/diffusion/bundle --data prepared --clips 3 --frames 48 \
+    --samplers ddim --steps 3 6 10 --guidance 1.0 2.0 --most-legible --legibility runs/legibility \
+    --labels synthetic/groundtruth/phoenix --out runs/choose --write
+
 # --- next (not run yet) ------------------------------------------------------------------------
-# The same stage 2 with train.part_weight=0, compared on dev at equal steps; the decoder alone
-# with the PatchGAN term (encoder frozen, so stage 2's latents and cache stay valid):
-#   signgen train vae --config $CFG --data prepared-b --out runs/vae-dec --set model.vae_path=runs/vae \
-#       --set train.vae_decoder_only=true --set train.vae_gan_start=0 --set vae.steps=3000
+# Stage 2 on more signers, resumed in the same run as the 64x64 bundle was (its held-out loss has
+# been flat at ~0.30 since step 2,000 while the training loss falls: 46 signers are too few):
+#   signgen prep synthetic -o synthetic-b2 --signers 400 --sentences 2 --fingerspelling 2 --seed 1 --size 128x160
+#   signgen prep phoenix synthetic-b2/PHOENIX-2014-T -o prepared-b2 --keypoints synthetic-b2/groundtruth/phoenix \
+#       --pairs 60000 --frame-stride 10
+#   and the stage-2 command above with --data prepared-b2 --set train.cache_dir=runs/cache-prepared-b2.
+# At equal steps on dev: train.part_weight=0, src_latent_channels=0, and drop_fusion=1.0 (stage 2
+# without the fusion embedding, the issue's ablation row).
