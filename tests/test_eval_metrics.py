@@ -12,6 +12,7 @@ from PIL import Image
 from signgen.eval import metrics, temporal
 from signgen.eval.report import write_poses
 from signgen.pose.layouts import canonical as C
+from signgen.pose.parts import region_from_poses
 
 
 def _frames(n=4, h=32, w=40, seed=0):
@@ -71,7 +72,7 @@ def _pose(w=64, h=64):
 
 
 def test_region_from_poses_covers_arm_and_hand_not_the_rest():
-    mask = metrics.region_from_poses([_pose()], 64, 64)
+    mask = region_from_poses([_pose()], 64, 64)
     assert mask.shape == (64, 64) and mask.dtype == bool
     assert mask[20, 18] and mask[20, 33] and mask[20, 48]  # on the arm, the hand
     assert not mask[55, 5] and not mask[5, 60]  # far away

@@ -3,7 +3,7 @@ honestly on signers").
 
 A signer's body barely moves, so copying the source frame already scores well on whole-frame
 SSIM/PSNR. Every metric here therefore also takes a `mask`: the union of the source and target
-poses' arm and hand areas, dilated (`region_from_poses`), or, without poses, the pixels where the
+poses' arm and hand areas, dilated (`pose.parts.region_from_poses`), or, without poses, the pixels where the
 ground truth itself changes from its first frame (`region_from_pixels`).
 
 Frames are RGB [H, W, 3], uint8 or float in [0, 1]; all metrics use data_range 1 (as FPDM,
@@ -22,7 +22,7 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from ..errors import InputError
-from ..pose.parts import dilate_mask, region_from_poses, region_size  # noqa: F401 (re-exported)
+from ..pose.parts import dilate_mask, region_size
 from . import temporal
 
 PSNR_CAP = 100.0

@@ -36,7 +36,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..base.files import atomic_write_bytes
-from ..pose.parts import part_boxes
+from ..pose.parts import part_boxes, region_from_poses
 from . import metrics, temporal
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
@@ -149,7 +149,7 @@ def _region_masks(gt: ClipFrames, poses: dict | None, shape: tuple[int, int]) ->
     if poses is not None:
         src = (poses["source_xy"], poses["source_conf"])
         for t in range(poses["xy"].shape[0]):
-            yield metrics.region_from_poses([src, (poses["xy"][t], poses["conf"][t])], w, h)
+            yield region_from_poses([src, (poses["xy"][t], poses["conf"][t])], w, h)
         return
     first = None
     for frame in gt:

@@ -5,8 +5,8 @@ region-weighted losses, `signgen eval`'s hand and face crops, and the legibility
 crops all take their boxes from here, so what is trained on, scored and recognised is the
 same pixels. The changed region (`region_from_poses`: the arms and hands of a source and a
 target pose, dilated) is here for the same reason: `signgen eval` scores it and the renderer's
-`keep_static` generates only it. Boxes are squares (x0, y0, x1, y1), integer pixels, end exclusive, clipped to
-the frame; a part with too few visible points has no box (None).
+`keep_static` generates only it. Boxes are squares (x0, y0, x1, y1), integer pixels, end
+exclusive, clipped to the frame; a part with too few visible points has no box (None).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import numpy as np
 from ..errors import InputError
 from .layouts import canonical as C
 
-__all__ = ["PARTS", "part_points", "part_boxes", "part_box", "box_mask", "crop", "region_from_poses", "region_size", "dilate_mask"]
+__all__ = ["PARTS", "part_points", "part_boxes", "part_box", "box_mask", "crop",
+           "region_from_poses", "region_size", "dilate_mask"]
 
 PARTS = ("left_hand", "right_hand", "face")
 _SLICES = {
@@ -111,6 +112,7 @@ def region_size(width: int, height: int) -> tuple[int, int]:
 
 
 def dilate_mask(mask: np.ndarray, radius: int) -> np.ndarray:
+    """bool: `mask` grown by a disc of `radius` pixels."""
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
     return cv2.dilate(mask.astype(np.uint8), kernel).astype(bool)
 

@@ -88,6 +88,14 @@ def _no_person_warning_silenced() -> Iterator[None]:
         yield
 
 
+def _find_person(image: np.ndarray) -> PoseTrack | None:
+    """MediaPipe's person in the picture, or None; the caller turns None into its own error."""
+    from ..pose.extract import detect_person
+
+    with _no_person_warning_silenced():
+        return detect_person(image)
+
+
 def fit_motion(track: PoseTrack, image: np.ndarray, source_path: str | None, retarget: bool,
                person: PoseTrack | None = None) -> PoseTrack:
     """The motion in the source picture's pixels: retargeted onto the person found in it (or
@@ -95,12 +103,10 @@ def fit_motion(track: PoseTrack, image: np.ndarray, source_path: str | None, ret
     the picture's size."""
     h, w = image.shape[:2]
     if retarget:
-        from ..pose.extract import detect_person
         from ..pose.retarget import retarget as fit
 
         if person is None:
-            with _no_person_warning_silenced():  # no person is an error just below
-                person = detect_person(image)
+            person = _find_person(image)
         if person is None:
             raise InputError("no person found in the source image; pass --no-retarget (retarget=False) "
                              "to use the motion's own coordinates", source_path)
@@ -115,10 +121,7 @@ def fit_motion(track: PoseTrack, image: np.ndarray, source_path: str | None, ret
 def picture_person(image: np.ndarray, source_path: str | None) -> PoseTrack:
     """The person in the picture (a one-frame holistic track, as `fit_motion` retargets onto),
     for `keep_static`, which must know what the picture's own pose is."""
-    from ..pose.extract import detect_person
-
-    with _no_person_warning_silenced():
-        person = detect_person(image)
+    person = _find_person(image)
     if person is None:
         raise InputError("no person found in the source image, so keep_static cannot tell what moves", source_path)
     return person
