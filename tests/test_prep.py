@@ -244,6 +244,13 @@ def test_prep_synthetic_cli(tmp_path, cli):
     assert (tmp_path / "syn" / "fashion" / "fasion-resize-pairs-train.csv").is_file()
 
 
+
+def test_prep_synthetic_keep_out_needs_a_release(tmp_path, cli):
+    code, _, err = cli("prep", "synthetic", "-o", tmp_path / "syn", "--signers", "2", "--sentences", "1",
+                       "--fingerspelling", "1", "--keep-out", tmp_path, "--no-progress")
+    assert code == 2 and f"{tmp_path}: is not a synthetic release" in err and "Traceback" not in err
+    assert not (tmp_path / "syn").exists()
+
 def test_prep_synthetic_size(tmp_path, cli):
     from signgen.base.images import read_image
 

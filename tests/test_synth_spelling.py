@@ -16,7 +16,7 @@ from signgen.pose.layouts import canonical as C
 from signgen.pose.lexicon import Lexicon
 from signgen.synth import Identity, canonical_pose_for, write_synthetic_release
 from signgen.synth.spelling import LANGUAGES, alphabet, pick_letters, spell_onto
-from signgen.synth.tree import plan_fingerspelling
+from signgen.synth.tree import held_out_words, plan_fingerspelling
 
 SIZE = (105, 130)
 TINY = dict(num_signers=3, sentences_per_signer=1, seed=3, min_glosses=1, max_glosses=1, fashion_poses=2,
@@ -177,6 +177,47 @@ def test_plan_is_seeded_and_keeps_held_out_words_out_of_train(lexicon):
     assert not train & {(c.language, c.glosses) for c in a if c.split != "train"}
     assert all(c.name.endswith(f"-{1100 + i}") for i, c in enumerate(a))
 
+
+
+def test_keep_out_keeps_another_worlds_held_out_words_out_of_train(lexicon):
+    a = plan_fingerspelling(60, 4, seed=0, first_index=0, lexicon=lexicon)
+    held = frozenset((c.language, c.glosses) for c in a if c.split != "train")
+    plain = plan_fingerspelling(100, 2, seed=1, first_index=0, lexicon=lexicon)
+    assert {(c.language, c.glosses) for c in plain if c.split == "train"} & held  # words do repeat across worlds
+    kept = plan_fingerspelling(100, 2, seed=1, first_index=0, lexicon=lexicon, keep_out=held)
+    assert not {(c.language, c.glosses) for c in kept if c.split == "train"} & held
+    assert [c.name for c in kept] == [c.name for c in plain] and len(kept) == 200
+    assert [c for c in kept if c.split != "train"] != []  # held-out clips are still planned
+    assert plan_fingerspelling(100, 2, seed=1, first_index=0, lexicon=lexicon, keep_out=frozenset()) == plain
+
+
+def test_held_out_words_of_a_release(spelled_release, tmp_path):
+    root, _ = spelled_release
+    expected = {(gt["language"], tuple(g["gloss"] for g in gt["glosses"]))
+                for split, _, gt in _spelled(root) if split != "train"}
+    assert expected and held_out_words(root) == expected
+    other = tmp_path / "other"
+    summary = write_synthetic_release(other, **{**TINY, "seed": 4}, fingerspelling_per_signer=1, keep_out=expected)
+    assert summary["fingerspelling"]["train"] == 1
+    assert not {(gt["language"], tuple(g["gloss"] for g in gt["glosses"]))
+                for split, _, gt in _spelled(other) if split == "train"} & expected
+    release = json.loads((other / "groundtruth/release.json").read_text())
+    assert sorted((lang, tuple(letters)) for lang, letters in release["keep_out"]) == sorted(expected)
+    with pytest.raises(InputError, match="other settings.*keep_out"):
+        write_synthetic_release(other, **{**TINY, "seed": 4}, fingerspelling_per_signer=1)
+
+
+def test_held_out_words_refuses_what_is_not_a_release(spelled_release, tmp_path):
+    with pytest.raises(InputError, match="is not a synthetic release"):
+        held_out_words(tmp_path)
+    root, _ = spelled_release
+    bad = tmp_path / "bad"
+    (bad / "groundtruth/phoenix/dev").mkdir(parents=True)
+    (bad / "groundtruth/release.json").write_text((root / "groundtruth/release.json").read_text())
+    clip = bad / "groundtruth/phoenix/dev/x.json"
+    clip.write_text(json.dumps({"motion": "fingerspelling", "glosses": ["A", "B"], "language": "gsg"}))
+    with pytest.raises(InputError, match=r"x\.json: a fingerspelled clip needs a language and glosses"):
+        held_out_words(bad)
 
 def test_pick_letters_uses_the_languages_alphabet(lexicon):
     rng = np.random.default_rng(0)

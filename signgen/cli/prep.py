@@ -75,6 +75,7 @@ def synthetic(
     fingerspelling: int = typer.Option(0, "--fingerspelling", help="Real fingerspelled words per signer (spoken-to-signed's lexicon, retargeted)."),
     seed: int = typer.Option(0, "--seed", help="Seed of everything in the release."),
     size: str = typer.Option("210x260", "--size", help="Sign-video frame size WxH (PHOENIX's is 210x260; render at a model's size to evaluate at it)."),
+    keep_out: Optional[Path] = typer.Option(None, "--keep-out", help="Another synthetic release whose dev and test fingerspelled words this release's train never spells (train on this one, evaluate on that one)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
 ) -> int:
     """A procedural release in the PHOENIX-2014-T and DeepFashion layouts, with exact ground truth."""
@@ -82,7 +83,7 @@ def synthetic(
 
     counts = make_synthetic_release(out, num_signers=signers, sentences_per_signer=sentences,
                                     fingerspelling_per_signer=fingerspelling, seed=seed, progress=progress,
-                                    size=parse_frame_size(size, "--size"))
+                                    size=parse_frame_size(size, "--size"), keep_out=keep_out)
     ph, fa = counts["phoenix"], counts["fashion"]
     console.print(Text(
         f"wrote {out}: PHOENIX-2014-T/ (train {ph['train']}, dev {ph['dev']}, test {ph['test']} clips), "

@@ -125,11 +125,12 @@ def plan_clips(num_signers: int, sentences_per_signer: int, seed: int, vocabular
 
 
 def plan_fingerspelling(num_signers: int, per_signer: int, seed: int, first_index: int,
-                        lexicon) -> list[Clip]:
+                        lexicon, keep_out: frozenset[tuple[str, tuple[str, ...]]] = frozenset()) -> list[Clip]:
     """`per_signer` fingerspelled clips per signer (same split-by-signer rule as the sentences),
     each a word or random letters in a seeded choice of `SPELLING_LANGUAGES`. Numbered from
     `first_index` so names never collide with the sentences'. A (language, letters) pair used
-    in train is not reused in dev or test."""
+    in train is not reused in dev or test, and train never spells a pair in `keep_out` (another
+    release's held-out words, see `held_out_words`; empty keeps the plan as it was)."""
     if per_signer < 0:
         raise InputError(f"fingerspelling clips per signer must be >= 0, got {per_signer}")
     splits = split_signers(num_signers)
@@ -146,7 +147,7 @@ def plan_fingerspelling(num_signers: int, per_signer: int, seed: int, first_inde
                 for _attempt in range(100):
                     lang = str(rng.choice(SPELLING_LANGUAGES))
                     letters = pick_letters(rng, lang, lexicon)
-                    if split == "train" or (lang, letters) not in train_words:
+                    if (lang, letters) not in (keep_out if split == "train" else train_words):
                         break
                 if split == "train":
                     train_words.add((lang, letters))
@@ -155,6 +156,33 @@ def plan_fingerspelling(num_signers: int, per_signer: int, seed: int, first_inde
                 k += 1
     return clips
 
+
+
+def held_out_words(release: str | Path) -> frozenset[tuple[str, tuple[str, ...]]]:
+    """The (language, letters) of every fingerspelled dev and test clip of another synthetic
+    release: pass them as `keep_out` to a release trained on beside it, so that release's
+    held-out words stay unseen (letters come from one shared lexicon in every world, while
+    sentences use each seed's own vocabulary, so only spelled words can repeat across worlds)."""
+    from ..pose.io.files import load_json
+
+    root = Path(release)
+    gt_dir = root / GT_DIR / "phoenix"
+    if not (root / GT_DIR / "release.json").is_file():
+        raise InputError("is not a synthetic release (no groundtruth/release.json)", root)
+    words = set()
+    for split in ("dev", "test"):
+        for path in sorted((gt_dir / split).glob("*.json")):
+            if path.name.endswith(".labels.json"):
+                continue
+            doc = load_json(path, inside=root)
+            if not isinstance(doc, dict) or doc.get("motion") != "fingerspelling":
+                continue
+            glosses, lang = doc.get("glosses"), doc.get("language")
+            if not isinstance(lang, str) or not isinstance(glosses, list) or \
+                    not all(isinstance(g, dict) and isinstance(g.get("gloss"), str) for g in glosses):
+                raise InputError("a fingerspelled clip needs a language and glosses with a 'gloss' each", path)
+            words.add((lang, tuple(g["gloss"] for g in glosses)))
+    return frozenset(words)
 
 
 def _npz(**arrays) -> bytes:
@@ -297,13 +325,15 @@ def write_synthetic_release(
     min_glosses: int = 2,
     max_glosses: int = 5,
     fingerspelling_per_signer: int = 0,
+    keep_out: frozenset[tuple[str, tuple[str, ...]]] = frozenset(),
     progress: bool = True,
 ) -> dict:
     """Write (or finish) a synthetic PHOENIX-2014-T + DeepFashion release with ground truth
     under `out_dir`; returns counts. Sizes are (width, height). Rerunning with the same
     arguments skips finished work; other arguments on an existing release are refused.
     `fingerspelling_per_signer` adds that many clips per signer of real fingerspelled words
-    (see `signgen.synth.spelling`); 0 writes exactly what releases without it had."""
+    (see `signgen.synth.spelling`); 0 writes exactly what releases without it had. `keep_out`:
+    (language, letters) pairs train never spells (`held_out_words` of a release evaluated on)."""
     root = Path(out_dir)
     if fashion_poses < 2:
         raise InputError(f"fashion poses per person must be >= 2 (pairs need two), got {fashion_poses}")
@@ -320,6 +350,8 @@ def write_synthetic_release(
         raise InputError(f"fingerspelling clips per signer must be >= 0, got {fingerspelling_per_signer}")
     if fingerspelling_per_signer:  # absent means 0, so releases made before the option still match
         params["fingerspelling_per_signer"] = fingerspelling_per_signer
+    if keep_out:  # likewise: absent means none
+        params["keep_out"] = sorted([lang, list(letters)] for lang, letters in keep_out)
     release_json = root / GT_DIR / "release.json"
     if release_json.exists():
         try:
@@ -342,7 +374,8 @@ def write_synthetic_release(
         from ..pose.lexicon import Lexicon
 
         lexicon = Lexicon.open("fingerspelling")
-        clips += plan_fingerspelling(num_signers, fingerspelling_per_signer, seed, len(clips), lexicon)
+        clips += plan_fingerspelling(num_signers, fingerspelling_per_signer, seed, len(clips), lexicon,
+                                      frozenset(keep_out))
     _write_if_changed(root / GT_DIR / "vocabulary.json", _json(vocab.to_dict()))
     for i, ident in enumerate(identities):
         member = [s for s in SPLITS if i in splits[s]]
