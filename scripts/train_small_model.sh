@@ -60,12 +60,27 @@ signgen train vae --config $CFG --data prepared-b --out runs/vae-dec --set model
 signgen train fusion --config $CFG --data prepared --out runs/fusion --set fusion.steps=500
 
 # Stage 2 on both cores (hand and face boxes weigh 4x in the diffusion loss, train.part_weight=3).
-# The pairs come from every 5th frame (prep above): the feature cache is 11.8k frames, ~26 min.
-signgen train diffusion --config $CFG --data prepared --out runs/diffusion \
-    --set model.vae_path=runs/vae --set model.stage1_path=runs/fusion \
-    --set data.flip_p=0 --set train.ema_decay=0.995 --set sample.guidance=1.0 \
-    --set train.cache_dir=runs/cache-prepared --set train.checkpoint_every=250 --set train.sample_every=500 \
-    --set diffusion.steps=8000
+# diffusion DATA STEPS [more --set ...]: one run, runs/diffusion, resumed on each world in turn.
+diffusion() {
+    data=$1 steps=$2; shift 2
+    signgen train diffusion --config $CFG --data "$data" --out runs/diffusion \
+        --set model.vae_path=runs/vae --set model.stage1_path=runs/fusion \
+        --set data.flip_p=0 --set train.ema_decay=0.995 --set sample.guidance=1.0 \
+        --set train.cache_dir=runs/cache-"$data" --set train.checkpoint_every=250 --set train.sample_every=500 \
+        --set diffusion.steps="$steps" "$@"
+}
+# 5,000 steps on world A (46 training signers). The pairs come from every 5th frame (prep
+# above): the feature cache is 11.8k frames, ~26 min in fp32.
+newest=$(ls runs/diffusion/checkpoints 2>/dev/null | sort | tail -n 1 | sed 's/^step-0*//')
+[ "${newest:-0}" -ge 5000 ] || diffusion prepared 5000   # (the learning rate is flat after warm-up)
+# Then on world B2: world B's 400 signers (304 train) with 2 sentences and 2 fingerspelled words
+# each, none of them a word world A holds out (--keep-out), pairs from every 10th frame. Its held-out
+# loss had been flat at ~0.30 from step 2,000 on world A while the training loss fell.
+signgen prep synthetic -o synthetic-b2 --signers 400 --sentences 2 --fingerspelling 2 --seed 1 --size 128x160 \
+    --keep-out synthetic
+signgen prep phoenix synthetic-b2/PHOENIX-2014-T -o prepared-b2 --keypoints synthetic-b2/groundtruth/phoenix \
+    --pairs 60000 --frame-stride 10
+diffusion prepared-b2 8000
 
 # The fine-tuned decoder into stage 2's bundle (replace_vae_decoder refuses a VAE whose encoder
 # differs); rerun this after any re-export of runs/diffusion/bundle.
@@ -79,11 +94,5 @@ python "$REPO"/scripts/choose_sampling.py --model runs/diffusion/bundle --data p
     --labels synthetic/groundtruth/phoenix --out runs/choose --write
 
 # --- next (not run yet) ------------------------------------------------------------------------
-# Stage 2 on more signers, resumed in the same run as the 64x64 bundle was (its held-out loss has
-# been flat at ~0.30 since step 2,000 while the training loss falls: 46 signers are too few):
-#   signgen prep synthetic -o synthetic-b2 --signers 400 --sentences 2 --fingerspelling 2 --seed 1 --size 128x160
-#   signgen prep phoenix synthetic-b2/PHOENIX-2014-T -o prepared-b2 --keypoints synthetic-b2/groundtruth/phoenix \
-#       --pairs 60000 --frame-stride 10
-#   and the stage-2 command above with --data prepared-b2 --set train.cache_dir=runs/cache-prepared-b2.
 # At equal steps on dev: train.part_weight=0, src_latent_channels=0, and drop_fusion=1.0 (stage 2
 # without the fusion embedding, the issue's ablation row).
