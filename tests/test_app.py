@@ -21,6 +21,7 @@ if not Path(CHROMIUM).is_file():
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
 
 RENDER_TIMEOUT_MS = 300_000  # a 2-core CI machine shared with other work
+STEP_TIMEOUT_MS = 120_000  # any other step (an upload showing, a click): Playwright's 30 s was too short there
 
 
 def free_port() -> int:
@@ -45,7 +46,7 @@ def test_type_a_sentence_get_the_video_and_its_track(running, tmp_path):
     from signgen.video import video_info
 
     expected = text_to_track("Ja!", "de", "fingerspelling", "gsg").num_frames
-    with open_page(running.url) as page:
+    with open_page(running.url, timeout_ms=STEP_TIMEOUT_MS) as page:
         page.locator("#text textarea").fill("Ja!")
         page.locator("#render").click()
         page.locator("#result video").wait_for(timeout=RENDER_TIMEOUT_MS)
@@ -72,7 +73,7 @@ def test_keep_static_keeps_the_picture_s_background(running, tmp_path):
     from signgen.app.browser import open_page
     from signgen.video import read_video
 
-    with open_page(running.url) as page:
+    with open_page(running.url, timeout_ms=STEP_TIMEOUT_MS) as page:
         page.locator("#text textarea").fill("Ja!")
         page.get_by_text("Settings").first.click()
         page.locator("#keep-static input[type=checkbox]").check()
@@ -92,7 +93,7 @@ def test_a_bad_upload_shows_the_one_line_error(running, tmp_path):
 
     bad = tmp_path / "bad.pose"
     bad.write_bytes(b"this is not a pose file")
-    with open_page(running.url) as page:
+    with open_page(running.url, timeout_ms=STEP_TIMEOUT_MS) as page:
         page.get_by_role("tab", name="Track file").click()
         page.locator("#track-file input[type=file]").set_input_files(str(bad))
         page.get_by_text("bad.pose").first.wait_for()

@@ -14,14 +14,18 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 
 
 @contextmanager
-def open_page(url: str, width: int = 1400, height: int = 900) -> Iterator[object]:
-    """A Playwright page showing `url`, closed (with its browser) on exit."""
+def open_page(url: str, width: int = 1400, height: int = 900, timeout_ms: int | None = None) -> Iterator[object]:
+    """A Playwright page showing `url`, closed (with its browser) on exit. `timeout_ms`: how long
+    any one step (a click, a wait) may take, instead of Playwright's 30 s (a busy 2-core machine
+    can need more to show an upload)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
+            if timeout_ms is not None:
+                page.set_default_timeout(timeout_ms)
             page.goto(url)
             yield page
         finally:
