@@ -9,8 +9,9 @@
 # over several sessions on a 2-core CPU; stage 2 is still training (its step count is an upper
 # bound: the committed checkpoint is what counts). train.mixed_precision auto: on a CPU with
 # native bf16 (AVX512-BF16) stage 2 takes ~1.3 s a step; on one without (AVX2 only) every stage
-# runs in fp32 and stage 2 takes 2.2-3.9 s a step. The stage-2 feature cache takes ~8 min (bf16)
-# to ~26 min (fp32). When a run stops, commit its newest checkpoint once (checkpoints/README.md).
+# runs in fp32 and stage 2 takes 2.2-3.9 s a step. Stage 2's feature cache takes ~8 min (bf16)
+# to ~26 min (fp32) on world A, ~18 min (fp32, 15.4k frames) on world B2. When a run stops, commit
+# its newest checkpoint once (checkpoints/README.md).
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 W=${1:-small-model-run}
