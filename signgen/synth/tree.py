@@ -157,7 +157,6 @@ def plan_fingerspelling(num_signers: int, per_signer: int, seed: int, first_inde
     return clips
 
 
-
 def held_out_words(release: str | Path) -> frozenset[tuple[str, tuple[str, ...]]]:
     """The (language, letters) of every fingerspelled dev and test clip of another synthetic
     release: pass them as `keep_out` to a release trained on beside it, so that release's
