@@ -34,6 +34,7 @@ from ..base.progress import progress_bar
 from ..base.seeds import derive_seed
 from ..errors import InputError
 from ..pose import skeleton
+from ..pose.io.files import load_json
 from . import motion
 from .body import body_geometry, compose_pose
 from .identity import Identity
@@ -162,8 +163,6 @@ def held_out_words(release: str | Path) -> frozenset[tuple[str, tuple[str, ...]]
     release: pass them as `keep_out` to a release trained on beside it, so that release's
     held-out words stay unseen (letters come from one shared lexicon in every world, while
     sentences use each seed's own vocabulary, so only spelled words can repeat across worlds)."""
-    from ..pose.io.files import load_json
-
     root = Path(release)
     gt_dir = root / GT_DIR / "phoenix"
     if not (root / GT_DIR / "release.json").is_file():
