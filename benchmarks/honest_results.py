@@ -36,7 +36,7 @@ from PIL import Image
 
 from signgen.eval.report import PART_SCORE_KEYS, SCORE_KEYS, evenly_spaced, find_clips, overall_scores, read_poses
 from signgen.pose.draw import draw_pose
-from signgen.rendering.export import export, jobs_from_prepared
+from signgen.rendering.export import export, first_frames, jobs_from_prepared
 from signgen.rendering.pipeline import Renderer
 from signgen.rendering.settings import Settings
 
@@ -63,6 +63,7 @@ def main() -> None:
     ap.add_argument("--data", required=True)
     ap.add_argument("--split", default="test")
     ap.add_argument("--clips", type=int, default=6)
+    ap.add_argument("--frames", type=int, default=None, help="only the first N frames of each clip (default: all)")
     ap.add_argument("--steps", type=int, default=None, help="default: the bundle's own")
     ap.add_argument("--sampler", default=None, help="default: the bundle's own (ddpm, ddim, dpm++, unipc, lcm)")
     ap.add_argument("--out", required=True)
@@ -79,6 +80,8 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     jobs = evenly_spaced(sorted(jobs_from_prepared(args.data, args.split), key=lambda j: j.id), args.clips)
+    if args.frames:
+        jobs = [first_frames(j, args.frames) for j in jobs]
     renderer = Renderer.load(args.model, args.device)
     variants = {  # name: (renderer, settings)
         "full": (renderer, Settings(sampler=args.sampler, steps=args.steps)),

@@ -22,20 +22,13 @@ guidance), with the dev scores in the meta, so the choice is visible in the bund
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
 from signgen.eval.report import PART_SCORE_KEYS, SCORE_KEYS, evenly_spaced, overall_scores
-from signgen.rendering.export import export, jobs_from_prepared
+from signgen.rendering.export import export, first_frames, jobs_from_prepared
 from signgen.rendering.pipeline import Renderer
 from signgen.rendering.settings import SAMPLERS, Settings
-
-
-def first_frames(job, n: int):
-    """The job cut to its first `n` target frames (and their ground truth)."""
-    poses = job.poses.slice(0, min(n, job.poses.num_frames))
-    return dataclasses.replace(job, poses=poses, gt_frames=job.gt_frames[: poses.num_frames])
 
 
 def _unet_calls(steps: int, guidance: float) -> int:

@@ -40,6 +40,20 @@ def test_shards_partition_deterministically(monkeypatch):
         ex.parse_shard("2/2")
 
 
+def test_first_frames_cuts_poses_and_ground_truth_together(prepared):
+    job = max(ex.jobs_from_prepared(prepared, "test"), key=lambda j: j.poses.num_frames)
+    n = job.poses.num_frames
+    assert n >= 3
+    short = ex.first_frames(job, 2)
+    assert short.poses.num_frames == 2 and short.gt_frames == job.gt_frames[:2]
+    np.testing.assert_array_equal(short.poses.xy, job.poses.xy[:2])
+    assert short.source == job.source and short.source_pose is job.source_pose
+    assert ex.first_frames(job, n + 5).poses.num_frames == n  # longer than the clip: all of it
+    assert job.poses.num_frames == n  # the job itself is not changed
+    with pytest.raises(ValueError, match="n >= 1"):
+        ex.first_frames(job, 0)
+
+
 def test_export_writes_videos_and_pngs_resumes_and_evaluates(cli, bundle, prepared, tmp_path):
     from signgen.video import video_info
 

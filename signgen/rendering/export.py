@@ -17,6 +17,7 @@ shard of its rank (RANK / WORLD_SIZE) unless --shard is given.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass
@@ -118,6 +119,16 @@ def jobs_from_prepared(root: str | Path, split: str) -> list[RenderJob]:
             source_pose=(src_track.xy[src_frame], src_track.conf[src_frame]),
         ))
     return jobs
+
+
+def first_frames(job: RenderJob, n: int) -> RenderJob:
+    """`job` cut to its first `n` target frames (and their ground truth): short dev and test runs
+    that still start where the clip starts."""
+    if n < 1:
+        raise ValueError(f"first_frames needs n >= 1, got {n}")
+    poses = job.poses.slice(0, min(n, job.poses.num_frames))
+    gt = None if job.gt_frames is None else job.gt_frames[: poses.num_frames]
+    return dataclasses.replace(job, poses=poses, gt_frames=gt)
 
 
 def jobs_from_jsonl(path: str | Path, retarget: bool = True) -> list[RenderJob]:
