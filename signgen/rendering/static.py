@@ -33,6 +33,10 @@ FACE_MOVE = 0.015
 """The face is regenerated when its points move more than this fraction of the frame's short
 side (mean over the points visible in both poses) between the source and the frame."""
 
+GROW = 2
+"""The changed region is the poses' arms and hands dilated by GROW times `region_size`'s radius
+(the scoring region uses 1): a sleeve is wider than the drawn limb."""
+
 _FACE = part_points("face")
 
 
@@ -49,7 +53,7 @@ def static_mask(src_xy: np.ndarray, src_conf: np.ndarray, xy: np.ndarray, conf: 
     """float32 [height, width] in [0, 1]: 1 where the frame is generated, 0 where the source is
     kept, feathered outward over the dilation radius (the region itself is all 1)."""
     _, radius = region_size(width, height)
-    region = region_from_poses([(src_xy, src_conf), (xy, conf)], width, height, dilate=2 * radius)
+    region = region_from_poses([(src_xy, src_conf), (xy, conf)], width, height, dilate=GROW * radius)
     if _face_moved(src_xy, src_conf, xy, conf, min(width, height)):
         for pose_xy, pose_conf in ((src_xy, src_conf), (xy, conf)):
             box = part_box(pose_xy, pose_conf, "face", width, height)
