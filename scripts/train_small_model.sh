@@ -8,10 +8,10 @@
 # Status of this recipe (see the README, "Legibility"): every step above "next" ran as written,
 # over several sessions on a 2-core CPU; stage 2 is still training (its step count is an upper
 # bound: the committed checkpoint is what counts). train.mixed_precision auto: on a CPU with
-# native bf16 (AVX512-BF16) stage 2 takes ~1.3 s a step; on one without (AVX2 only) every stage
+# native bf16 (AVX512-BF16 / AMX) stage 2 takes ~1.3-1.5 s a step; on one without (AVX2 only) every stage
 # runs in fp32 and stage 2 takes 2.2-3.9 s a step. Stage 2's feature cache takes ~8 min (bf16)
-# to ~26 min (fp32) on world A, ~18 min (fp32, 15.4k frames) on world B2. When a run stops, commit
-# its newest checkpoint once (checkpoints/README.md).
+# to ~26 min (fp32) on world A, ~18 min (fp32) or ~14 min (bf16) on world B2 (15.4k frames).
+# When a run stops, commit its newest checkpoint once (checkpoints/README.md).
 set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 W=${1:-small-model-run}
@@ -81,7 +81,7 @@ signgen prep synthetic -o synthetic-b2 --signers 400 --sentences 2 --fingerspell
     --keep-out synthetic
 signgen prep phoenix synthetic-b2/PHOENIX-2014-T -o prepared-b2 --keypoints synthetic-b2/groundtruth/phoenix \
     --pairs 60000 --frame-stride 10
-diffusion prepared-b2 8000
+diffusion prepared-b2 12000   # reached 10,000 so far (session 11): the README measures that step
 
 # The fine-tuned decoder into stage 2's bundle (replace_vae_decoder refuses a VAE whose encoder
 # differs); rerun this after any re-export of runs/diffusion/bundle.
