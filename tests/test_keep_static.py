@@ -46,6 +46,20 @@ def test_the_mask_covers_both_poses_arms_and_the_face_only_when_it_moves():
     assert (static_mask(*src, *src, W, H) <= m + 1e-6).sum() > 0.9 * W * H  # no motion, a smaller region
 
 
+def test_the_mask_generates_all_of_the_scored_region_and_little_more():
+    """The scored changed region (`region_from_poses`, what `signgen eval` calls the region) is
+    generated whole; the kept source starts within a feather's width of it (`static.GROW`)."""
+    from signgen.pose.parts import dilate_mask, region_from_poses, region_size
+
+    src, tgt = _pose(70), _pose(20)
+    m = static_mask(*src, *tgt, W, H)
+    scored = region_from_poses([src, tgt], W, H)
+    assert (m[scored] == 1).all()
+    _, radius = region_size(W, H)
+    near = dilate_mask(scored, 3 * radius)
+    assert (m[~near] == 0).all() and (m[near & ~scored] < 1).any()  # feathered, then the source
+
+
 @pytest.mark.parametrize("kind", ["sample", "epsilon", "v_prediction"])
 def test_outside_the_region_the_sampler_is_led_to_the_source_latents(kind):
     from diffusers import DDPMScheduler
