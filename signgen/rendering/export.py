@@ -17,10 +17,9 @@ shard of its rank (RANK / WORLD_SIZE) unless --shard is given.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -128,7 +127,7 @@ def first_frames(job: RenderJob, n: int) -> RenderJob:
         raise ValueError(f"first_frames needs n >= 1, got {n}")
     poses = job.poses.slice(0, min(n, job.poses.num_frames))
     gt = None if job.gt_frames is None else job.gt_frames[: poses.num_frames]
-    return dataclasses.replace(job, poses=poses, gt_frames=gt)
+    return replace(job, poses=poses, gt_frames=gt)
 
 
 def jobs_from_jsonl(path: str | Path, retarget: bool = True) -> list[RenderJob]:
