@@ -60,7 +60,7 @@ def test_type_a_sentence_get_the_video_and_its_track(running, tmp_path):
         pose_href = next(h for h in hrefs if h and h.endswith(".pose"))
         (tmp_path / "m.pose").write_bytes(page.request.get(pose_href).body())
     frames, _, w, h = video_info(tmp_path / "v.mp4")
-    assert frames == expected and (w, h) == (256, 256)  # the example signer's size
+    assert frames == expected and (w, h) == (256, 320)  # the example signer's size
     track = read_track(tmp_path / "m.pose")
     assert track.layout == "holistic" and track.num_frames == expected
 

@@ -33,7 +33,8 @@ def test_bundle_is_in_the_package_small_and_trained():
     assert not [p for p in files if p.suffix in (".pt", ".pth", ".bin", ".pkl", ".ckpt")]  # safetensors only
     meta = json.loads((DEFAULT_MODEL / "bundle.json").read_text())
     text = json.dumps(meta)
-    assert '"size": "tiny"' in text and "trained_steps" in text
+    assert '"size": "small"' in text and "trained_steps" in text
+    assert meta["meta"]["image_size"] == [160, 128]  # PHOENIX-2014-T's aspect
 
 
 def test_render_examples_without_model_flag(cli, tmp_path):
@@ -43,7 +44,7 @@ def test_render_examples_without_model_flag(cli, tmp_path):
                             "--fps", "5", "--steps", "3", "-o", out, "-q")
     assert code == 0, err
     n, shape, frames = _frames(out)
-    assert n >= 5 and shape == (256, 256, 3)
+    assert n >= 5 and shape == (320, 256, 3)  # the picture's size
     # A signer, not noise or a flat frame: the output keeps the source's colours and moves.
     from signgen.base.images import read_image
 
@@ -59,7 +60,7 @@ def test_render_gloss_example_and_pose_file_without_model_flag(cli, tmp_path):
                        "--fps", "4", "--steps", "2", "--side-by-side", "-o", out, "-q")
     assert code == 0, err
     n, shape, _ = _frames(out)
-    assert n >= 4 and shape == (256, 3 * 256, 3)
+    assert n >= 4 and shape == (320, 3 * 256, 3)
     out = tmp_path / "pose.mp4"
     code, _, err = cli("render", "--source", EXAMPLES / "signer-3.png", "--poses", EXAMPLES / "sentence.pose",
                        "--fps", "3", "--steps", "2", "-o", out, "-q")
@@ -89,7 +90,7 @@ def test_synthesize_with_the_bundled_model(cli, tmp_path):
     code, _, err = cli("synthesize", "--source", EXAMPLES / "signer-1.png", "--pose", EXAMPLES / "sentence.json",
                        "--frame", "20", "--steps", "3", "-o", out)
     assert code == 0, err
-    assert np.asarray(Image.open(out)).shape == (256, 256, 3)
+    assert np.asarray(Image.open(out)).shape == (320, 256, 3)
 
 
 @pytest.mark.parametrize("api_name", ["render"])
@@ -99,4 +100,4 @@ def test_python_api_uses_the_bundled_model(api_name, tmp_path):
 
     track = read_sequence(EXAMPLES / "sentence.json").slice(0, 4)
     frames = list(getattr(signgen, api_name)(str(EXAMPLES / "signer-1.png"), track, steps=2, progress=False))
-    assert len(frames) == 4 and frames[0].shape == (256, 256, 3) and frames[0].dtype == np.uint8
+    assert len(frames) == 4 and frames[0].shape == (320, 256, 3) and frames[0].dtype == np.uint8

@@ -12,7 +12,7 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 def test_example_motions_read():
     track = read_sequence(EXAMPLES / "sentence.json")
-    assert (track.width, track.height, track.fps, track.layout) == (256, 256, 25.0, "canonical")
+    assert (track.width, track.height, track.fps, track.layout) == (256, 320, 25.0, "canonical")
     assert [g for g, _, _ in track.meta["segments"]] == ["TROCKEN", "LUFT", "TIEF"]
     pose = read_sequence(EXAMPLES / "sentence.pose")
     assert pose.layout == "holistic" and pose.num_frames == track.num_frames
@@ -26,4 +26,4 @@ def test_example_motions_read():
 
 def test_example_signers_are_upper_body_frames():
     for k in (1, 2, 3):
-        assert read_image(EXAMPLES / f"signer-{k}.png").shape == (256, 256, 3)
+        assert read_image(EXAMPLES / f"signer-{k}.png").shape == (320, 256, 3)  # PHOENIX's aspect, 2x the model's
