@@ -95,6 +95,9 @@ python -c "import sys; from signgen.models.bundle import replace_vae_decoder as 
 python "$REPO"/scripts/choose_sampling.py --model runs/diffusion/bundle --data prepared --clips 3 --frames 48 \
     --samplers ddim --steps 3 6 10 --guidance 1.0 2.0 --most-legible --legibility runs/legibility \
     --labels synthetic/groundtruth/phoenix --out runs/choose --write
+# signgen/assets/default-model is runs/diffusion/bundle at step 11,000 with that step-5,000 choice
+# (DDIM 6, w = 2) in its meta: session 12 did not rerun this choice at 11,000, where a rerun may
+# choose otherwise; it checked only the `lcm` sampler there (README: it reads worse).
 
 # --- next (not run yet) ------------------------------------------------------------------------
 # At equal steps on dev: train.part_weight=0, src_latent_channels=0, and drop_fusion=1.0 (stage 2

@@ -35,9 +35,9 @@ side (mean over the points visible in both poses) between the source and the fra
 
 GROW = 1
 """The changed region is the poses' arms and hands dilated by GROW times `region_size`'s radius
-(as the scoring region is), then feathered outward. Chosen on dev clips (README, "Legibility"):
-at 2 the region took in the chest between the arms, which the model redrew mottled; 1 scored
-better on every image score, hands and legibility included."""
+(as the scoring region is), then feathered outward. Chosen on dev clips (docs/model-history.md,
+session 11): at 2 the region took in the chest between the arms, which the model redrew
+mottled; 1 scored better on every image score, hands and legibility included."""
 
 _FACE = part_points("face")
 
