@@ -38,7 +38,7 @@ signgen train legibility --release synthetic --out runs/legibility --every 2 --s
 # Training runs across sessions: the newest checkpoint of each run is committed under
 # checkpoints/small-<run>/ (weights, optimizer, state) and copied into the run here, so every run
 # resumes exactly where the last session stopped (a finished run just re-exports its weights).
-for run in vae vae-dec fusion diffusion; do
+for run in vae vae-dec fusion diffusion diffusion-alone; do
     if [ ! -d runs/$run/checkpoints ] && [ -d "$REPO/checkpoints/small-$run" ]; then
         mkdir -p runs/$run/checkpoints
         cp -r "$REPO"/checkpoints/small-$run/step-* runs/$run/checkpoints/
@@ -96,9 +96,19 @@ python "$REPO"/scripts/choose_sampling.py --model runs/diffusion/bundle --data p
     --samplers ddim --steps 3 6 10 --guidance 1.0 2.0 --most-legible --legibility runs/legibility \
     --labels synthetic/groundtruth/phoenix --out runs/choose --write
 # signgen/assets/default-model is runs/diffusion/bundle at step 11,000 with that step-5,000 choice
-# (DDIM 6, w = 2) in its meta: session 12 did not rerun this choice at 11,000, where a rerun may
-# choose otherwise; it checked only the `lcm` sampler there (README: it reads worse).
+# (DDIM 6, w = 2) in its meta. Rechecked at step 11,000 on 14 dev clips (session 13, README): w =
+# 1.5 / 2.5 / 3 and DDIM 10 all read worse than DDIM 6 at w = 2, and `lcm` in 1-2 steps too.
+
+# The paper's ablation: stage 2 without the fusion embedding (drop_fusion = 1, so no fusion branch
+# and no fusion guidance term), everything else as the first 5,000 steps above: same world A
+# cache, config, seed and schedule. It is scored at equal steps against the main run's step-1,250
+# and step-5,000 checkpoints (git history of checkpoints/small-diffusion; README, "The bundled
+# model"). Session 13 trained it to the step its committed checkpoint holds; rerunning resumes it.
+signgen train diffusion --config $CFG --data prepared --out runs/diffusion-alone \
+    --set model.vae_path=runs/vae --set model.stage1_path=runs/fusion \
+    --set data.flip_p=0 --set train.ema_decay=0.995 --set sample.guidance=1.0 \
+    --set train.cache_dir=runs/cache-prepared --set train.checkpoint_every=250 --set train.sample_every=500 \
+    --set diffusion.steps=5000 --set model.overrides.stage2.drop_fusion=1.0
 
 # --- next (not run yet) ------------------------------------------------------------------------
-# At equal steps on dev: train.part_weight=0, src_latent_channels=0, and drop_fusion=1.0 (stage 2
-# without the fusion embedding, the issue's ablation row).
+# At equal steps on dev: train.part_weight=0 and src_latent_channels=0.
