@@ -38,7 +38,7 @@ signgen train legibility --release synthetic --out runs/legibility --every 2 --s
 # Training runs across sessions: the newest checkpoint of each run is committed under
 # checkpoints/small-<run>/ (weights, optimizer, state) and copied into the run here, so every run
 # resumes exactly where the last session stopped (a finished run just re-exports its weights).
-for run in vae vae-dec fusion diffusion diffusion-alone; do
+for run in vae vae-dec fusion diffusion diffusion-alone diffusion-noparts; do
     if [ ! -d runs/$run/checkpoints ] && [ -d "$REPO/checkpoints/small-$run" ]; then
         mkdir -p runs/$run/checkpoints
         cp -r "$REPO"/checkpoints/small-$run/step-* runs/$run/checkpoints/
@@ -103,12 +103,22 @@ python "$REPO"/scripts/choose_sampling.py --model runs/diffusion/bundle --data p
 # and no fusion guidance term), everything else as the first 5,000 steps above: same world A
 # cache, config, seed and schedule. It is scored at equal steps against the main run's step-1,250
 # and step-5,000 checkpoints (git history of checkpoints/small-diffusion; README, "The bundled
-# model"). Session 13 trained it to the step its committed checkpoint holds; rerunning resumes it.
+# model"). Sessions 13-14 trained it to 5,000 (finished: rerunning re-exports it).
 signgen train diffusion --config $CFG --data prepared --out runs/diffusion-alone \
     --set model.vae_path=runs/vae --set model.stage1_path=runs/fusion \
     --set data.flip_p=0 --set train.ema_decay=0.995 --set sample.guidance=1.0 \
     --set train.cache_dir=runs/cache-prepared --set train.checkpoint_every=250 --set train.sample_every=500 \
     --set diffusion.steps=5000 --set model.overrides.stage2.drop_fusion=1.0
 
+# The hand- and face-aware loss, measured: the same stage 2 with train.part_weight=0 (every pixel
+# weighs the same), scored at equal steps against the main run's step 1,250 (README). Session 14
+# trained it to 1,250; to go on to the main run's step 5,000, raise diffusion.steps (the schedule
+# is constant after warmup, so 1,250 then 5,000 equals 5,000 straight).
+signgen train diffusion --config $CFG --data prepared --out runs/diffusion-noparts \
+    --set model.vae_path=runs/vae --set model.stage1_path=runs/fusion \
+    --set data.flip_p=0 --set train.ema_decay=0.995 --set sample.guidance=1.0 \
+    --set train.cache_dir=runs/cache-prepared --set train.checkpoint_every=250 --set train.sample_every=500 \
+    --set diffusion.steps=1250 --set train.part_weight=0
+
 # --- next (not run yet) ------------------------------------------------------------------------
-# At equal steps on dev: train.part_weight=0 and src_latent_channels=0.
+# At equal steps on dev: src_latent_channels=0.
