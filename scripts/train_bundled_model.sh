@@ -120,5 +120,13 @@ signgen train diffusion --config $CFG --data prepared --out runs/diffusion-nopar
     --set train.cache_dir=runs/cache-prepared --set train.checkpoint_every=250 --set train.sample_every=500 \
     --set diffusion.steps=1250 --set train.part_weight=0
 
-# --- next (not run yet) ------------------------------------------------------------------------
-# At equal steps on dev: src_latent_channels=0.
+# The tiny size's choice, rechecked at this size: the source picture's latents concatenated to the
+# UNet's input (src_latent_channels 8). Without them (0) the source reaches stage 2 only through
+# the fusion embedding and the encoder's tokens, as in FPDM. Session 14 trained it to 1,250 and
+# scored it against the main run's step 1,250 (README); its checkpoint is not committed (the
+# submission's size budget), so rerunning retrains it (~35 min).
+signgen train diffusion --config $CFG --data prepared --out runs/diffusion-nosrc \
+    --set model.vae_path=runs/vae --set model.stage1_path=runs/fusion \
+    --set data.flip_p=0 --set train.ema_decay=0.995 --set sample.guidance=1.0 \
+    --set train.cache_dir=runs/cache-prepared --set train.checkpoint_every=250 --set train.sample_every=500 \
+    --set diffusion.steps=1250 --set model.overrides.stage2.src_latent_channels=0
