@@ -99,34 +99,32 @@ python "$REPO"/scripts/choose_sampling.py --model runs/diffusion/bundle --data p
 # (DDIM 6, w = 2) in its meta. Rechecked at step 11,000 on 14 dev clips (session 13, README): w =
 # 1.5 / 2.5 / 3 and DDIM 10 all read worse than DDIM 6 at w = 2, and `lcm` in 1-2 steps too.
 
+# One ablation: the main run's world-A stage 2 (same cache, config, seed, schedule) with one change.
+ablation() {  # RUN STEPS --set CHANGE
+    run=$1 steps=$2; shift 2
+    signgen train diffusion --config $CFG --data prepared --out runs/$run \
+        --set model.vae_path=runs/vae --set model.stage1_path=runs/fusion \
+        --set data.flip_p=0 --set train.ema_decay=0.995 --set sample.guidance=1.0 \
+        --set train.cache_dir=runs/cache-prepared --set train.checkpoint_every=250 --set train.sample_every=500 \
+        --set diffusion.steps=$steps "$@"
+}
+
 # The paper's ablation: stage 2 without the fusion embedding (drop_fusion = 1, so no fusion branch
 # and no fusion guidance term), everything else as the first 5,000 steps above: same world A
 # cache, config, seed and schedule. It is scored at equal steps against the main run's step-1,250
 # and step-5,000 checkpoints (git history of checkpoints/small-diffusion; README, "The bundled
 # model"). Sessions 13-14 trained it to 5,000 (finished: rerunning re-exports it).
-signgen train diffusion --config $CFG --data prepared --out runs/diffusion-alone \
-    --set model.vae_path=runs/vae --set model.stage1_path=runs/fusion \
-    --set data.flip_p=0 --set train.ema_decay=0.995 --set sample.guidance=1.0 \
-    --set train.cache_dir=runs/cache-prepared --set train.checkpoint_every=250 --set train.sample_every=500 \
-    --set diffusion.steps=5000 --set model.overrides.stage2.drop_fusion=1.0
+ablation diffusion-alone 5000 --set model.overrides.stage2.drop_fusion=1.0
 
 # The hand- and face-aware loss, measured: the same stage 2 with train.part_weight=0 (every pixel
 # weighs the same), scored at equal steps against the main run's step 1,250 (README). Session 14
 # trained it to 1,250; to go on to the main run's step 5,000, raise diffusion.steps (the schedule
 # is constant after warmup, so 1,250 then 5,000 equals 5,000 straight).
-signgen train diffusion --config $CFG --data prepared --out runs/diffusion-noparts \
-    --set model.vae_path=runs/vae --set model.stage1_path=runs/fusion \
-    --set data.flip_p=0 --set train.ema_decay=0.995 --set sample.guidance=1.0 \
-    --set train.cache_dir=runs/cache-prepared --set train.checkpoint_every=250 --set train.sample_every=500 \
-    --set diffusion.steps=1250 --set train.part_weight=0
+ablation diffusion-noparts 1250 --set train.part_weight=0
 
 # The tiny size's choice, rechecked at this size: the source picture's latents concatenated to the
 # UNet's input (src_latent_channels 8). Without them (0) the source reaches stage 2 only through
 # the fusion embedding and the encoder's tokens, as in FPDM. Session 14 trained it to 1,250 and
 # scored it against the main run's step 1,250 (README); its checkpoint is not committed (the
 # submission's size budget), so rerunning retrains it (~35 min).
-signgen train diffusion --config $CFG --data prepared --out runs/diffusion-nosrc \
-    --set model.vae_path=runs/vae --set model.stage1_path=runs/fusion \
-    --set data.flip_p=0 --set train.ema_decay=0.995 --set sample.guidance=1.0 \
-    --set train.cache_dir=runs/cache-prepared --set train.checkpoint_every=250 --set train.sample_every=500 \
-    --set diffusion.steps=1250 --set model.overrides.stage2.src_latent_channels=0
+ablation diffusion-nosrc 1250 --set model.overrides.stage2.src_latent_channels=0
