@@ -63,10 +63,11 @@ signgen train vae --config $CFG --data prepared-b --out runs/vae-dec --set model
 signgen train fusion --config $CFG --data prepared --out runs/fusion --set fusion.steps=500
 
 # Stage 2 on both cores (hand and face boxes weigh 4x in the diffusion loss, train.part_weight=3).
-# diffusion DATA STEPS [more --set ...]: one run, runs/diffusion, resumed on each world in turn.
-diffusion() {
-    data=$1 steps=$2; shift 2
-    signgen train diffusion --config $CFG --data "$data" --out runs/diffusion \
+# stage2 OUT DATA STEPS [more --set ...]: runs/diffusion, resumed on each world in turn, and the
+# equal-step ablations below (each the same with one --set changed).
+stage2() {
+    out=$1 data=$2 steps=$3; shift 3
+    signgen train diffusion --config $CFG --data "$data" --out "$out" \
         --set model.vae_path=runs/vae --set model.stage1_path=runs/fusion \
         --set data.flip_p=0 --set train.ema_decay=0.995 --set sample.guidance=1.0 \
         --set train.cache_dir=runs/cache-"$data" --set train.checkpoint_every=250 --set train.sample_every=500 \
@@ -75,7 +76,7 @@ diffusion() {
 # 5,000 steps on world A (46 training signers). The pairs come from every 5th frame (prep
 # above): the feature cache is 11.8k frames, ~26 min in fp32.
 newest=$(ls runs/diffusion/checkpoints 2>/dev/null | sort | tail -n 1 | sed 's/^step-0*//')
-[ "${newest:-0}" -ge 5000 ] || diffusion prepared 5000   # (the learning rate is flat after warm-up)
+[ "${newest:-0}" -ge 5000 ] || stage2 runs/diffusion prepared 5000   # (the learning rate is flat after warm-up)
 # Then on world B2: world B's 400 signers (304 train) with 2 sentences and 2 fingerspelled words
 # each, none of them a word world A holds out (--keep-out), pairs from every 10th frame. Its held-out
 # loss had been flat at ~0.30 from step 2,000 on world A while the training loss fell.
@@ -83,7 +84,7 @@ signgen prep synthetic -o synthetic-b2 --signers 400 --sentences 2 --fingerspell
     --keep-out synthetic
 signgen prep phoenix synthetic-b2/PHOENIX-2014-T -o prepared-b2 --keypoints synthetic-b2/groundtruth/phoenix \
     --pairs 60000 --frame-stride 10
-diffusion prepared-b2 11000   # the bundled model (session 12; 12,000 was trained too and read worse on dev)
+stage2 runs/diffusion prepared-b2 11000   # the bundled model (session 12; 12,000 was trained too and read worse on dev)
 
 # The fine-tuned decoder into stage 2's bundle (replace_vae_decoder refuses a VAE whose encoder
 # differs); rerun this after any re-export of runs/diffusion/bundle.
@@ -99,32 +100,22 @@ python "$REPO"/scripts/choose_sampling.py --model runs/diffusion/bundle --data p
 # (DDIM 6, w = 2) in its meta. Rechecked at step 11,000 on 14 dev clips (session 13, README): w =
 # 1.5 / 2.5 / 3 and DDIM 10 all read worse than DDIM 6 at w = 2, and `lcm` in 1-2 steps too.
 
-# One ablation: the main run's world-A stage 2 (same cache, config, seed, schedule) with one change.
-ablation() {  # RUN STEPS --set CHANGE
-    run=$1 steps=$2; shift 2
-    signgen train diffusion --config $CFG --data prepared --out runs/$run \
-        --set model.vae_path=runs/vae --set model.stage1_path=runs/fusion \
-        --set data.flip_p=0 --set train.ema_decay=0.995 --set sample.guidance=1.0 \
-        --set train.cache_dir=runs/cache-prepared --set train.checkpoint_every=250 --set train.sample_every=500 \
-        --set diffusion.steps=$steps "$@"
-}
-
 # The paper's ablation: stage 2 without the fusion embedding (drop_fusion = 1, so no fusion branch
 # and no fusion guidance term), everything else as the first 5,000 steps above: same world A
 # cache, config, seed and schedule. It is scored at equal steps against the main run's step-1,250
 # and step-5,000 checkpoints (git history of checkpoints/small-diffusion; README, "The bundled
 # model"). Sessions 13-14 trained it to 5,000 (finished: rerunning re-exports it).
-ablation diffusion-alone 5000 --set model.overrides.stage2.drop_fusion=1.0
+stage2 runs/diffusion-alone prepared 5000 --set model.overrides.stage2.drop_fusion=1.0
 
 # The hand- and face-aware loss, measured: the same stage 2 with train.part_weight=0 (every pixel
 # weighs the same), scored at equal steps against the main run's step 1,250 (README). Session 14
 # trained it to 1,250; to go on to the main run's step 5,000, raise diffusion.steps (the schedule
 # is constant after warmup, so 1,250 then 5,000 equals 5,000 straight).
-ablation diffusion-noparts 1250 --set train.part_weight=0
+stage2 runs/diffusion-noparts prepared 1250 --set train.part_weight=0
 
 # The tiny size's choice, rechecked at this size: the source picture's latents concatenated to the
 # UNet's input (src_latent_channels 8). Without them (0) the source reaches stage 2 only through
 # the fusion embedding and the encoder's tokens, as in FPDM. Session 14 trained it to 1,250 and
 # scored it against the main run's step 1,250 (README); its checkpoint is not committed (the
 # submission's size budget), so rerunning retrains it (~35 min).
-ablation diffusion-nosrc 1250 --set model.overrides.stage2.src_latent_channels=0
+stage2 runs/diffusion-nosrc prepared 1250 --set model.overrides.stage2.src_latent_channels=0
